@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod backend;
+mod error;
+pub mod filter;
+mod redact;
+pub mod score;
+mod types;
+pub mod validate;
+
+#[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub mod conformance;
+
+pub use backend::{DynBackend, OpenBackend, VectorBackend, scan};
+pub use error::{BoxError, Error, ErrorKind, Result};
+pub use filter::{Filter, FilterValue};
+pub use redact::redact_url;
+pub use types::{
+    Capabilities, FieldType, FilterOp, IndexKind, Metadata, Metric, NamespaceConfig,
+    NamespaceInfo, QueryRequest, Record, ScanPage, ScanRequest, SearchResult, StoredVector,
+};
+
+/// Re-exported so backends implement [`VectorBackend`] with the same macro version.
+pub use async_trait::async_trait;

@@ -1,0 +1,277 @@
+//! [`MemoryBackend`]: the `VectorBackend` implementation over a map of namespaces, each behind
+//! its own lock so writers to one namespace never block readers of another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use vector_backend::{
+    Capabilities, Error, Filter, IndexKind, NamespaceConfig, NamespaceInfo, OpenBackend,
+    QueryRequest, Record, Result, ScanPage, ScanRequest, SearchResult, StoredVector,
+    VectorBackend, async_trait, validate,
+};
+
+use crate::config::MemoryConfig;
+use crate::error::MemoryError;
+use crate::namespace::{Namespace, record_size};
+
+type Shared = Arc<RwLock<Namespace>>;
+
+/// The in-memory backend. Cheap to share behind an `Arc`; all methods take `&self`.
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    config: MemoryConfig,
+    namespaces: RwLock<HashMap<String, Shared>>,
+}
+
+/// Locks are only poisoned by a panic inside this crate's own code, which never leaves data
+/// half-written in a way a reader could observe; recover the guard rather than propagate.
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl MemoryBackend {
+    /// A backend with the given limits.
+    pub fn new(config: MemoryConfig) -> Self {
+        Self { config, namespaces: RwLock::new(HashMap::new()) }
+    }
+
+    fn lookup(&self, ns: &str) -> Option<Shared> {
+        read(&self.namespaces).get(ns).cloned()
+    }
+
+    /// Total vectors and bytes across namespaces, for the capacity check.
+    fn usage(&self) -> (u64, u64) {
+        let map = read(&self.namespaces);
+        map.values().fold((0, 0), |(n, b), ns| {
+            let ns = read(ns);
+            (n + ns.len() as u64, b + ns.bytes())
+        })
+    }
+
+    /// Fails when writing `records` into `ns` would exceed a limit. Replacements count only
+    /// their growth.
+    fn check_capacity(&self, ns: &Namespace, records: &[Record]) -> Result<()> {
+        if self.config.max_vectors.is_none() && self.config.max_bytes.is_none() {
+            return Ok(());
+        }
+        let (mut vectors, mut bytes) = self.usage();
+        let mut seen = std::collections::HashSet::new();
+        for r in records {
+            let new = record_size(r);
+            match ns.size_of(&r.key) {
+                Some(old) => bytes = bytes.saturating_sub(old) + new,
+                None if seen.insert(r.key.as_str()) => {
+                    vectors += 1;
+                    bytes += new;
+                }
+                None => bytes += new,
+            }
+        }
+        if let Some(limit) = self.config.max_vectors {
+            if vectors > limit {
+                return Err(MemoryError::Capacity { needed: vectors, limit, unit: "vectors" }.into());
+            }
+        }
+        if let Some(limit) = self.config.max_bytes {
+            if bytes > limit {
+                return Err(MemoryError::Capacity { needed: bytes, limit, unit: "bytes" }.into());
+            }
+        }
+        Ok(())
+    }
+
+    fn filter_checked(ns: &Namespace, filter: Option<&Filter>) -> Result<()> {
+        match filter {
+            Some(f) => f.validate(&ns.config.filterable, &vector_backend::FilterOp::ALL),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl VectorBackend for MemoryBackend {
+    fn backend_type(&self) -> &'static str {
+        "memory"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::full();
+        // Exact search only: an approximate index would only lose recall here.
+        caps.index_kinds = vec![IndexKind::Auto, IndexKind::Flat];
+        caps.auto_index_is_exact = true;
+        caps.persistent = false;
+        caps
+    }
+
+    async fn health_check(&self) -> bool {
+        true
+    }
+
+    async fn create_namespace(&self, namespace: &str, config: &NamespaceConfig) -> Result<()> {
+        validate::namespace(namespace)?;
+        validate::config(config, &self.capabilities())?;
+        let mut map = write(&self.namespaces);
+        if let Some(existing) = map.get(namespace) {
+            return if read(existing).config == *config {
+                Ok(())
+            } else {
+                Err(Error::new(
+                    vector_backend::ErrorKind::ConfigMismatch,
+                    format!("namespace {namespace} exists with a different config"),
+                ))
+            };
+        }
+        map.insert(namespace.to_owned(), Arc::new(RwLock::new(Namespace::new(config.clone()))));
+        Ok(())
+    }
+
+    async fn namespace_info(&self, namespace: &str) -> Result<Option<NamespaceInfo>> {
+        validate::namespace(namespace)?;
+        Ok(self.lookup(namespace).map(|ns| {
+            let ns = read(&ns);
+            NamespaceInfo::new(namespace, ns.config.clone(), ns.len() as u64)
+        }))
+    }
+
+    async fn drop_namespace(&self, namespace: &str) -> Result<bool> {
+        validate::namespace(namespace)?;
+        Ok(write(&self.namespaces).remove(namespace).is_some())
+    }
+
+    async fn list_namespaces(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = read(&self.namespaces).keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn clear_namespace(&self, namespace: &str) -> Result<u64> {
+        validate::namespace(namespace)?;
+        Ok(self.lookup(namespace).map_or(0, |ns| write(&ns).clear()))
+    }
+
+    async fn upsert_batch(&self, namespace: &str, records: Vec<Record>) -> Result<()> {
+        validate::namespace(namespace)?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut created = false;
+        let shared = match self.lookup(namespace) {
+            Some(ns) => ns,
+            None => {
+                created = true;
+                // Validate against the implicit config before creating anything.
+                let config = validate::batch(&records, None)?;
+                let mut map = write(&self.namespaces);
+                map.entry(namespace.to_owned())
+                    .or_insert_with(|| Arc::new(RwLock::new(Namespace::new(config))))
+                    .clone()
+            }
+        };
+        let mut ns = write(&shared);
+        let checked = validate::batch(&records, Some(&ns.config))
+            .and_then(|_| self.check_capacity(&ns, &records));
+        if let Err(e) = checked {
+            // A rejected write changes nothing, not even the implicit namespace.
+            if created && ns.len() == 0 {
+                drop(ns);
+                write(&self.namespaces).remove(namespace);
+            }
+            return Err(e);
+        }
+        for r in records {
+            ns.upsert(r);
+        }
+        Ok(())
+    }
+
+    async fn get_batch(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<StoredVector>>> {
+        validate::namespace(namespace)?;
+        validate::keys(keys)?;
+        Ok(match self.lookup(namespace) {
+            None => vec![None; keys.len()],
+            Some(ns) => {
+                let ns = read(&ns);
+                keys.iter().map(|k| ns.get(k)).collect()
+            }
+        })
+    }
+
+    async fn delete_batch(&self, namespace: &str, keys: &[String]) -> Result<u64> {
+        validate::namespace(namespace)?;
+        validate::keys(keys)?;
+        Ok(match self.lookup(namespace) {
+            None => 0,
+            Some(ns) => {
+                let mut ns = write(&ns);
+                keys.iter().filter(|k| ns.remove(k)).count() as u64
+            }
+        })
+    }
+
+    async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
+        validate::namespace(namespace)?;
+        validate::k(request.k)?;
+        validate::threshold(request.threshold)?;
+        let Some(ns) = self.lookup(namespace) else {
+            // Still reject malformed embeddings, so bad input never "succeeds".
+            validate::embedding(&request.embedding, vector_backend::Metric::DotProduct)?;
+            return Ok(Vec::new());
+        };
+        let ns = read(&ns);
+        validate::embedding_for(&request.embedding, &ns.config)?;
+        Self::filter_checked(&ns, request.filter.as_ref())?;
+        Ok(ns.search(
+            &request.embedding,
+            request.k,
+            request.threshold,
+            request.filter.as_ref(),
+            request.include_embedding,
+        ))
+    }
+
+    async fn count(&self, namespace: &str, filter: Option<&Filter>) -> Result<u64> {
+        validate::namespace(namespace)?;
+        let Some(ns) = self.lookup(namespace) else { return Ok(0) };
+        let ns = read(&ns);
+        Self::filter_checked(&ns, filter)?;
+        Ok(ns.count(filter))
+    }
+
+    async fn scan_page(&self, namespace: &str, request: &ScanRequest) -> Result<ScanPage> {
+        validate::namespace(namespace)?;
+        validate::page_size(request.page_size)?;
+        let Some(ns) = self.lookup(namespace) else { return Ok(ScanPage::default()) };
+        let ns = read(&ns);
+        Self::filter_checked(&ns, request.filter.as_ref())?;
+        let (records, more) = ns.page(
+            request.cursor.as_deref(),
+            request.effective_page_size(),
+            request.filter.as_ref(),
+        );
+        let next = if more { records.last().map(|r| r.key.clone()) } else { None };
+        Ok(ScanPage::new(records, next))
+    }
+
+    async fn delete_by_filter(&self, namespace: &str, filter: &Filter) -> Result<u64> {
+        validate::namespace(namespace)?;
+        let Some(ns) = self.lookup(namespace) else { return Ok(0) };
+        let mut ns = write(&ns);
+        Self::filter_checked(&ns, Some(filter))?;
+        let keys = ns.matching_keys(filter);
+        Ok(keys.iter().filter(|k| ns.remove(k)).count() as u64)
+    }
+}
+
+#[async_trait]
+impl OpenBackend for MemoryBackend {
+    const NAME: &'static str = "memory";
+    const SCHEMES: &'static [&'static str] = &["memory"];
+    const URL_ENV: &'static str = "";
+
+    async fn open(url: &str) -> Result<Self> {
+        Ok(Self::new(MemoryConfig::from_url(url)?))
+    }
+}

@@ -1,0 +1,277 @@
+//! One namespace's storage: a contiguous row-major `f32` buffer, per-row inverse norms, keys and
+//! metadata, a sorted key index, and the exact top-k search over them.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rayon::prelude::*;
+use vector_backend::{
+    Filter, Metadata, Metric, NamespaceConfig, Record, SearchResult, StoredVector, score,
+};
+
+use crate::kernel;
+
+/// Rows × dimension above which a search is split across cores; below it the thread hand-off
+/// costs more than it saves.
+const PARALLEL_FLOATS: usize = 1 << 16;
+/// Rows per parallel work item.
+const PARALLEL_CHUNK_ROWS: usize = 2048;
+
+/// A namespace's data.
+#[derive(Debug)]
+pub(crate) struct Namespace {
+    pub(crate) config: NamespaceConfig,
+    /// Row-major embeddings, `dimension` floats per row, exactly as written.
+    data: Vec<f32>,
+    /// `1/‖row‖`, used by cosine.
+    inv_norms: Vec<f32>,
+    keys: Vec<String>,
+    metadata: Vec<Metadata>,
+    /// Approximate heap bytes per row (embedding, key, metadata), for the capacity limit.
+    sizes: Vec<u64>,
+    /// Key → row, sorted so scans page in key order.
+    index: BTreeMap<String, usize>,
+}
+
+/// A candidate in the bounded top-k heap. The heap's maximum is the *worst* kept candidate, so
+/// it can be popped when a better one arrives.
+#[derive(Debug)]
+struct Candidate<'a> {
+    score: f32,
+    key: &'a str,
+    row: usize,
+}
+
+impl Ord for Candidate<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // "Greater" = worse: lower score, or equal score and larger key.
+        other.score.total_cmp(&self.score).then_with(|| self.key.cmp(other.key))
+    }
+}
+impl PartialOrd for Candidate<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Candidate<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate<'_> {}
+
+/// Approximate heap bytes a record occupies.
+pub(crate) fn record_size(r: &Record) -> u64 {
+    (r.embedding.len() * 4 + r.key.len() + vector_backend::validate::serialized_len(&r.metadata))
+        as u64
+        + 64
+}
+
+impl Namespace {
+    pub(crate) fn new(config: NamespaceConfig) -> Self {
+        Self {
+            config,
+            data: Vec::new(),
+            inv_norms: Vec::new(),
+            keys: Vec::new(),
+            metadata: Vec::new(),
+            sizes: Vec::new(),
+            index: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.sizes.iter().sum()
+    }
+
+    fn row(&self, i: usize) -> &[f32] {
+        let d = self.config.dimension;
+        &self.data[i * d..(i + 1) * d]
+    }
+
+    /// The size of the stored record under `key`, if any (to net out replacements).
+    pub(crate) fn size_of(&self, key: &str) -> Option<u64> {
+        self.index.get(key).map(|&i| self.sizes[i])
+    }
+
+    pub(crate) fn upsert(&mut self, r: Record) {
+        let size = record_size(&r);
+        let inv = kernel::inverse_norm(&r.embedding);
+        if let Some(&i) = self.index.get(&r.key) {
+            let d = self.config.dimension;
+            self.data[i * d..(i + 1) * d].copy_from_slice(&r.embedding);
+            self.inv_norms[i] = inv;
+            self.metadata[i] = r.metadata;
+            self.sizes[i] = size;
+        } else {
+            self.data.extend_from_slice(&r.embedding);
+            self.inv_norms.push(inv);
+            self.index.insert(r.key.clone(), self.keys.len());
+            self.keys.push(r.key);
+            self.metadata.push(r.metadata);
+            self.sizes.push(size);
+        }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<StoredVector> {
+        self.index.get(key).map(|&i| StoredVector {
+            embedding: self.row(i).to_vec(),
+            metadata: self.metadata[i].clone(),
+        })
+    }
+
+    /// Removes `key` by moving the last row into its place. True when it existed.
+    pub(crate) fn remove(&mut self, key: &str) -> bool {
+        let Some(i) = self.index.remove(key) else { return false };
+        let last = self.keys.len() - 1;
+        let d = self.config.dimension;
+        if i != last {
+            self.data.copy_within(last * d..(last + 1) * d, i * d);
+            self.keys.swap(i, last);
+            self.metadata.swap(i, last);
+            self.inv_norms.swap(i, last);
+            self.sizes.swap(i, last);
+            self.index.insert(self.keys[i].clone(), i);
+        }
+        self.data.truncate(last * d);
+        self.keys.pop();
+        self.metadata.pop();
+        self.inv_norms.pop();
+        self.sizes.pop();
+        true
+    }
+
+    pub(crate) fn clear(&mut self) -> u64 {
+        let n = self.len() as u64;
+        *self = Self::new(self.config.clone());
+        n
+    }
+
+    pub(crate) fn count(&self, filter: Option<&Filter>) -> u64 {
+        match filter {
+            None => self.len() as u64,
+            Some(f) => self.metadata.iter().filter(|m| f.matches(m)).count() as u64,
+        }
+    }
+
+    /// Keys matching `filter` (all when `None`).
+    pub(crate) fn matching_keys(&self, filter: &Filter) -> Vec<String> {
+        self.keys
+            .iter()
+            .zip(&self.metadata)
+            .filter(|(_, m)| filter.matches(m))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Up to `limit` records with keys strictly after `after`, in key order.
+    pub(crate) fn page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> (Vec<Record>, bool) {
+        use std::ops::Bound;
+        let lower = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.to_owned()));
+        let mut out = Vec::new();
+        let mut more = false;
+        for (key, &i) in self.index.range((lower, Bound::Unbounded)) {
+            if filter.is_some_and(|f| !f.matches(&self.metadata[i])) {
+                continue;
+            }
+            if out.len() == limit {
+                more = true;
+                break;
+            }
+            out.push(Record::new(key.clone(), self.row(i).to_vec(), self.metadata[i].clone()));
+        }
+        (out, more)
+    }
+
+    /// Exact top-k by the contract's order. Scores are ranked in f32 (vectorised) and the
+    /// kept results rescored in f64, so reported values equal the reference.
+    pub(crate) fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        threshold: Option<f64>,
+        filter: Option<&Filter>,
+        include_embedding: bool,
+    ) -> Vec<SearchResult> {
+        let metric = self.config.metric;
+        let q_inv = kernel::inverse_norm(query);
+        // The f32 pre-filter is widened so that a row whose exact score equals the threshold is
+        // never dropped by f32 rounding; the exact check happens after rescoring.
+        let floor = threshold.map(|t| (t - score::pushdown_margin(t)) as f32);
+        let score_row = |i: usize| -> f32 {
+            let row = self.row(i);
+            match metric {
+                Metric::Cosine => kernel::dot(query, row) * q_inv * self.inv_norms[i],
+                Metric::DotProduct => kernel::dot(query, row),
+                Metric::Euclidean => -kernel::squared_l2(query, row).sqrt(),
+            }
+        };
+        // Keep a few extra candidates so f64 rescoring can reorder near-ties at the boundary.
+        let keep = k + 8;
+        let scan = |rows: std::ops::Range<usize>| -> BinaryHeap<Candidate<'_>> {
+            let mut heap = BinaryHeap::with_capacity(keep + 1);
+            for i in rows {
+                if filter.is_some_and(|f| !f.matches(&self.metadata[i])) {
+                    continue;
+                }
+                let s = score_row(i);
+                if floor.is_some_and(|fl| s < fl) {
+                    continue;
+                }
+                let c = Candidate { score: s, key: &self.keys[i], row: i };
+                if heap.len() < keep {
+                    heap.push(c);
+                } else if heap.peek().is_some_and(|worst| c < *worst) {
+                    heap.pop();
+                    heap.push(c);
+                }
+            }
+            heap
+        };
+        let n = self.len();
+        let candidates: Vec<Candidate<'_>> = if n * self.config.dimension >= PARALLEL_FLOATS {
+            let chunks: Vec<_> = (0..n).step_by(PARALLEL_CHUNK_ROWS).collect();
+            chunks
+                .into_par_iter()
+                .map(|start| scan(start..(start + PARALLEL_CHUNK_ROWS).min(n)))
+                .reduce(BinaryHeap::new, |mut a, b| {
+                    for c in b {
+                        if a.len() < keep {
+                            a.push(c);
+                        } else if a.peek().is_some_and(|worst| c < *worst) {
+                            a.pop();
+                            a.push(c);
+                        }
+                    }
+                    a
+                })
+                .into_vec()
+        } else {
+            scan(0..n).into_vec()
+        };
+        let results = candidates
+            .into_iter()
+            .map(|c| {
+                let row = self.row(c.row);
+                let s = score::reference(metric, query, row);
+                SearchResult::new(
+                    c.key,
+                    s.score,
+                    s.distance,
+                    self.metadata[c.row].clone(),
+                    include_embedding.then(|| row.to_vec()),
+                )
+            })
+            .collect();
+        score::finish(results, k, threshold)
+    }
+}
