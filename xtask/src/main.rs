@@ -13,6 +13,7 @@
 mod backends;
 mod ci;
 mod servers;
+mod tidy;
 mod util;
 
 /// The variable that makes an absent live backend fail the conformance run (see the harness).

@@ -23,3 +23,37 @@ mod harness;
 
 pub use fixture::{Lcg, clustered, random_unit};
 pub use harness::{Harness, REQUIRE_ENV};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::{DynBackend, Result};
+
+/// The name of every case, in the order they run.
+pub fn case_names() -> Vec<&'static str> {
+    cases::all_cases().into_iter().map(|c| c.name).collect()
+}
+
+/// Runs one case by name against `backend` in namespace `ns`, for tests of the suite itself
+/// (a deliberately broken backend must fail the case that guards the broken rule). `reopen`
+/// opens a second, independent backend object on the same storage.
+///
+/// # Errors
+/// The case's failure, or an unknown case name.
+pub async fn run_case<F, Fut>(backend: DynBackend, reopen: F, ns: &str, name: &str) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<DynBackend>> + Send + 'static,
+{
+    let case = cases::all_cases()
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| anyhow::anyhow!("no conformance case named {name}"))?;
+    let caps = backend.capabilities();
+    let reopen: cases::Reopen = Arc::new(move || Box::pin(reopen()) as Pin<Box<dyn Future<Output = Result<DynBackend>> + Send>>);
+    let ctx = cases::Ctx::new(backend, caps, reopen, ns.to_owned(), name);
+    let outcome = (case.run)(ctx.clone()).await;
+    ctx.cleanup().await;
+    outcome
+}
