@@ -1,17 +1,30 @@
 //! The facade opens backends by URL and by kind, refuses unknown or disabled schemes with a
 //! clear error, and closes scoped backends.
 
-use vector_tier::{BackendConfig, BackendKind, ErrorKind, Metadata, VectorBackend, open, with_vector_backend};
+use vector_tier::{
+    BackendConfig, BackendKind, ErrorKind, Metadata, VectorBackend, open, with_vector_backend,
+};
 
 #[tokio::test]
 async fn memory_url_opens_a_working_backend() {
     let b = open("memory://?max_vectors=2").await.unwrap();
     assert_eq!(b.backend_type(), "memory");
-    b.upsert("ns", "a", vec![1.0, 0.0], Metadata::new()).await.unwrap();
-    b.upsert("ns", "b", vec![0.0, 1.0], Metadata::new()).await.unwrap();
-    let err = b.upsert("ns", "c", vec![1.0, 1.0], Metadata::new()).await.unwrap_err();
+    b.upsert("ns", "a", vec![1.0, 0.0], Metadata::new())
+        .await
+        .unwrap();
+    b.upsert("ns", "b", vec![0.0, 1.0], Metadata::new())
+        .await
+        .unwrap();
+    let err = b
+        .upsert("ns", "c", vec![1.0, 1.0], Metadata::new())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::CapacityExceeded, "{err}");
-    assert_eq!(b.count("ns", None).await.unwrap(), 2, "a refused write changes nothing");
+    assert_eq!(
+        b.count("ns", None).await.unwrap(),
+        2,
+        "a refused write changes nothing"
+    );
 }
 
 #[tokio::test]
@@ -19,7 +32,11 @@ async fn unknown_and_disabled_schemes_are_clear_errors() {
     let e = open("ftp://user:secret@host/").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(!e.to_string().contains("secret"), "{e}");
-    for url in ["redis://:pw@localhost:1", "postgres://u:pw@localhost:1/db", "weaviate+http://localhost:1"] {
+    for url in [
+        "redis://:pw@localhost:1",
+        "postgres://u:pw@localhost:1/db",
+        "weaviate+http://localhost:1",
+    ] {
         match open(url).await {
             Err(e) => assert!(!e.to_string().contains(":pw@"), "{e}"),
             Ok(b) => b.close().await,
@@ -31,7 +48,8 @@ async fn unknown_and_disabled_schemes_are_clear_errors() {
 async fn scope_runs_and_returns_the_closure_result() {
     let config = BackendConfig::default();
     let n = with_vector_backend(BackendKind::Memory, &config, |b| async move {
-        b.upsert("docs", "doc1", vec![0.1, 0.2, 0.3], Metadata::new()).await?;
+        b.upsert("docs", "doc1", vec![0.1, 0.2, 0.3], Metadata::new())
+            .await?;
         let hits = b.query("docs", &[0.1, 0.2, 0.35], 5, None).await?;
         Ok(hits.len())
     })

@@ -18,16 +18,40 @@ pub(crate) struct Backend {
 
 /// Every backend, in the order CI runs them.
 pub(crate) const BACKENDS: &[Backend] = &[
-    Backend { name: "memory", package: "vector-memory", url_env: "", start: None },
-    Backend { name: "redis", package: "vector-redis", url_env: "REDIS_URL", start: Some(servers::redis::start) },
-    Backend { name: "pgvector", package: "vector-pgvector", url_env: "PG_CONNECTION_STRING", start: Some(servers::postgres::start) },
-    Backend { name: "weaviate", package: "vector-weaviate", url_env: "WEAVIATE_URL", start: None },
+    Backend {
+        name: "memory",
+        package: "vector-memory",
+        url_env: "",
+        start: None,
+    },
+    Backend {
+        name: "redis",
+        package: "vector-redis",
+        url_env: "REDIS_URL",
+        start: Some(servers::redis::start),
+    },
+    Backend {
+        name: "pgvector",
+        package: "vector-pgvector",
+        url_env: "PG_CONNECTION_STRING",
+        start: Some(servers::postgres::start),
+    },
+    Backend {
+        name: "weaviate",
+        package: "vector-weaviate",
+        url_env: "WEAVIATE_URL",
+        start: None,
+    },
 ];
 
 impl Backend {
     /// Whether the backend's crate exists in this checkout (rows may precede their crates).
     pub(crate) fn exists(&self) -> bool {
-        crate::util::root().join("crates").join(self.package).join("Cargo.toml").exists()
+        crate::util::root()
+            .join("crates")
+            .join(self.package)
+            .join("Cargo.toml")
+            .exists()
     }
 }
 
@@ -43,7 +67,11 @@ pub(crate) fn select(names: &[String]) -> anyhow::Result<Vec<&'static Backend>> 
                 let known: Vec<_> = BACKENDS.iter().map(|b| b.name).collect();
                 anyhow::anyhow!("unknown backend {n:?}; known: {known:?}")
             })?;
-            anyhow::ensure!(b.exists(), "backend {n:?} has no crate ({}) in this checkout", b.package);
+            anyhow::ensure!(
+                b.exists(),
+                "backend {n:?} has no crate ({}) in this checkout",
+                b.package
+            );
             Ok(b)
         })
         .collect()

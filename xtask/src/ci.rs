@@ -15,47 +15,82 @@ use crate::util::{self, cargo};
 /// Conformance outcome lines printed by the harness: `conformance[NAME]: ...`.
 type Report = BTreeMap<String, Vec<String>>;
 
+/// Variables handed to the tests: each server's URL variable and any extra ones it exports.
+type TestEnv = Vec<(String, String)>;
+
 /// Starts (in parallel) the servers of `selected` that need one and are not given by the
 /// environment. Returns them with the variables to pass to the tests.
-fn start_servers(selected: &[&Backend]) -> anyhow::Result<(Vec<Server>, Vec<(&'static str, String)>)> {
+fn start_servers(selected: &[&Backend]) -> anyhow::Result<(Vec<Server>, TestEnv)> {
     let mut handles = Vec::new();
     for b in selected {
         let Some(start) = b.start else { continue };
         let env = b.url_env;
-        handles.push((b.name, env, std::thread::spawn(move || -> anyhow::Result<Server> {
-            match std::env::var(env).ok().filter(|v| !v.is_empty()) {
-                Some(url) => Ok(Server::external(url, format!("the server {env} names"))),
-                None => start(),
-            }
-        })));
+        handles.push((
+            b.name,
+            env,
+            std::thread::spawn(move || -> anyhow::Result<Server> {
+                match std::env::var(env).ok().filter(|v| !v.is_empty()) {
+                    Some(url) => Ok(Server::external(url, format!("the server {env} names"))),
+                    None => start(),
+                }
+            }),
+        ));
     }
     let mut servers = Vec::new();
     let mut env = Vec::new();
     let mut errors = Vec::new();
     for (name, var, h) in handles {
-        match h.join().map_err(|_| anyhow::anyhow!("server thread panicked")).and_then(|r| r) {
+        match h
+            .join()
+            .map_err(|_| anyhow::anyhow!("server thread panicked"))
+            .and_then(|r| r)
+        {
             Ok(s) => {
                 eprintln!("xtask: {name}: using {}", s.description);
-                env.push((var, s.url.clone()));
+                env.push((var.to_owned(), s.url.clone()));
+                env.extend(s.extra_env.iter().cloned());
                 servers.push(s);
             }
             Err(e) => errors.push(format!("{name}: {e:#}")),
         }
     }
     if !errors.is_empty() {
-        bail!("could not start required servers:\n  {}", errors.join("\n  "));
+        bail!(
+            "could not start required servers:\n  {}",
+            errors.join("\n  ")
+        );
     }
     Ok((servers, env))
 }
 
 /// Runs a cargo command, echoing its output, and collects the harness's report lines.
-fn run_reporting(mut cmd: Command, what: &str, report: &Arc<Mutex<Report>>) -> anyhow::Result<bool> {
+fn run_reporting(
+    mut cmd: Command,
+    what: &str,
+    report: &Arc<Mutex<Report>>,
+) -> anyhow::Result<bool> {
     eprintln!("xtask: {what}");
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().with_context(|| format!("starting {what}"))?;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
     let mut threads = Vec::new();
     for (pipe, is_err) in [
-        (child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), false),
-        (child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>), true),
+        (
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            false,
+        ),
+        (
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            true,
+        ),
     ] {
         let Some(pipe) = pipe else { continue };
         let report = report.clone();
@@ -66,12 +101,11 @@ fn run_reporting(mut cmd: Command, what: &str, report: &Arc<Mutex<Report>>) -> a
                 } else {
                     let _ = writeln!(std::io::stdout(), "{line}");
                 }
-                if let Some(rest) = line.strip_prefix("conformance[") {
-                    if let Some((name, msg)) = rest.split_once("]: ") {
-                        if let Ok(mut r) = report.lock() {
-                            r.entry(name.to_owned()).or_default().push(msg.to_owned());
-                        }
-                    }
+                if let Some(rest) = line.strip_prefix("conformance[")
+                    && let Some((name, msg)) = rest.split_once("]: ")
+                    && let Ok(mut r) = report.lock()
+                {
+                    r.entry(name.to_owned()).or_default().push(msg.to_owned());
                 }
             }
         }));
@@ -88,7 +122,9 @@ fn print_summary(selected: &[&Backend], report: &Report, extra: &[String]) {
     for b in selected {
         match report.get(b.name) {
             Some(lines) => {
-                for l in lines.iter().filter(|l| l.starts_with("against") || l.starts_with("NOT RUN") || l.starts_with("FAILED")) {
+                for l in lines.iter().filter(|l| {
+                    l.starts_with("against") || l.starts_with("NOT RUN") || l.starts_with("FAILED")
+                }) {
                     eprintln!("  {:<9} {l}", b.name);
                 }
             }
@@ -120,7 +156,11 @@ fn all_ran(selected: &[&Backend], report: &Report) -> Vec<String> {
 
 /// The Weaviate suite also runs against a real server when `WEAVIATE_URL` is set; otherwise
 /// that run is reported as not run.
-fn weaviate_real(selected: &[&Backend], env: &[(&'static str, String)], report: &Arc<Mutex<Report>>) -> anyhow::Result<(String, bool)> {
+fn weaviate_real(
+    selected: &[&Backend],
+    env: &[(String, String)],
+    report: &Arc<Mutex<Report>>,
+) -> anyhow::Result<(String, bool)> {
     if !selected.iter().any(|b| b.name == "weaviate") {
         return Ok((String::new(), true));
     }
@@ -128,7 +168,7 @@ fn weaviate_real(selected: &[&Backend], env: &[(&'static str, String)], report: 
         None => Ok(("weaviate  real server: NOT RUN (WEAVIATE_URL is not set; the suite ran against the emulator only)".to_owned(), true)),
         Some(_) => {
             let mut cmd = cargo();
-            cmd.args(["test", "-p", "vector-weaviate", "--test", "conformance"]).envs(env.iter().map(|(k, v)| (*k, v))).env(crate::REQUIRE_ENV, "weaviate");
+            cmd.args(["test", "-p", "vector-weaviate", "--test", "conformance"]).envs(env.iter().map(|(k, v)| (k, v))).env(crate::REQUIRE_ENV, "weaviate");
             let mut own = Report::new();
             let scratch = Arc::new(Mutex::new(Report::new()));
             let ok = run_reporting(cmd, "conformance against the real Weaviate server (WEAVIATE_URL)", &scratch)?;
@@ -146,9 +186,20 @@ fn weaviate_real(selected: &[&Backend], env: &[(&'static str, String)], report: 
 
 pub(crate) fn ci() -> anyhow::Result<()> {
     let started = Instant::now();
-    util::run(cargo().args(["fmt", "--all", "--check"]), "cargo fmt --all --check")?;
     util::run(
-        cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]),
+        cargo().args(["fmt", "--all", "--check"]),
+        "cargo fmt --all --check",
+    )?;
+    util::run(
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
         "cargo clippy --workspace --all-targets --all-features -- -D warnings",
     )?;
     let selected = backends::select(&[])?;
@@ -156,11 +207,15 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     let report = Arc::new(Mutex::new(Report::new()));
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-features"])
-        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         // The main run uses the Weaviate emulator; a real server gets its own run below.
         .env_remove("WEAVIATE_URL")
         .env(crate::REQUIRE_ENV, "all");
-    let tests_ok = run_reporting(cmd, "cargo test --workspace --all-features (live servers, every backend required)", &report)?;
+    let tests_ok = run_reporting(
+        cmd,
+        "cargo test --workspace --all-features (live servers, every backend required)",
+        &report,
+    )?;
     let (weaviate_line, weaviate_ok) = weaviate_real(&selected, &env, &report)?;
     drop(servers);
     let report = report.lock().map(|r| r.clone()).unwrap_or_default();
@@ -168,7 +223,14 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     let problems = all_ran(&selected, &report);
     eprintln!("xtask: ci took {:.0?}", started.elapsed());
     if !tests_ok || !weaviate_ok || !problems.is_empty() {
-        bail!("ci failed: {}", if problems.is_empty() { "tests failed".to_owned() } else { problems.join("; ") });
+        bail!(
+            "ci failed: {}",
+            if problems.is_empty() {
+                "tests failed".to_owned()
+            } else {
+                problems.join("; ")
+            }
+        );
     }
     eprintln!("xtask: ci passed");
     Ok(())
@@ -182,10 +244,14 @@ pub(crate) fn conformance(names: &[String]) -> anyhow::Result<()> {
     for b in &selected {
         let mut cmd = cargo();
         cmd.args(["test", "-p", b.package, "--test", "conformance"])
-            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env_remove("WEAVIATE_URL")
             .env(crate::REQUIRE_ENV, b.name);
-        ok &= run_reporting(cmd, &format!("conformance suite against {}", b.name), &report)?;
+        ok &= run_reporting(
+            cmd,
+            &format!("conformance suite against {}", b.name),
+            &report,
+        )?;
     }
     let (weaviate_line, weaviate_ok) = weaviate_real(&selected, &env, &report)?;
     drop(servers);
@@ -212,7 +278,7 @@ pub(crate) fn bench(packages: &[String], criterion_args: &[String]) -> anyhow::R
     for p in packages {
         cmd.args(["-p", p]);
     }
-    cmd.envs(env.iter().map(|(k, v)| (*k, v)));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if !criterion_args.is_empty() {
         cmd.arg("--").args(criterion_args);
     }

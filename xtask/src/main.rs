@@ -57,7 +57,10 @@ fn main() -> std::process::ExitCode {
         Command::Ci => ci::ci(),
         Command::Conformance { backends } => ci::conformance(&backends),
         Command::Servers => servers::serve_forever(),
-        Command::Bench { packages, criterion_args } => ci::bench(&packages, &criterion_args),
+        Command::Bench {
+            packages,
+            criterion_args,
+        } => ci::bench(&packages, &criterion_args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

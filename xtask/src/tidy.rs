@@ -10,7 +10,9 @@ mod tests {
     use crate::util::root;
 
     fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -43,7 +45,10 @@ mod tests {
                 !(first.starts_with("//!") || first.starts_with("#![doc"))
             })
             .collect();
-        assert!(missing.is_empty(), "files without a leading //! module doc: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "files without a leading //! module doc: {missing:?}"
+        );
     }
 
     #[test]
@@ -66,27 +71,56 @@ mod tests {
             let dir = root().join("crates").join(b.package);
             let conformance = read(&dir.join("tests/conformance.rs"));
             let own = b.package.replace('-', "_");
-            assert!(conformance.contains(&format!("{own}::")), "{}: tests/conformance.rs must run the suite against its own backend type", b.package);
-            assert!(facade_toml.contains(&format!("{} = [\"dep:{}\"", b.name, b.package)), "facade feature for {}", b.name);
-            assert!(facade_lib.contains(&format!("\"{}\" =>", b.name)), "facade backends! row for {}", b.name);
+            assert!(
+                conformance.contains(&format!("{own}::")),
+                "{}: tests/conformance.rs must run the suite against its own backend type",
+                b.package
+            );
+            assert!(
+                facade_toml.contains(&format!("{} = [\"dep:{}\"", b.name, b.package)),
+                "facade feature for {}",
+                b.name
+            );
+            assert!(
+                facade_lib.contains(&format!("\"{}\" =>", b.name)),
+                "facade backends! row for {}",
+                b.name
+            );
             if b.name != "memory" {
-                assert!(root().join("compose").join(format!("{}.yml", b.name)).exists(), "compose/{}.yml", b.name);
+                assert!(
+                    root()
+                        .join("compose")
+                        .join(format!("{}.yml", b.name))
+                        .exists(),
+                    "compose/{}.yml",
+                    b.name
+                );
             }
         }
     }
 
     #[test]
     fn library_crates_carry_publish_metadata() {
-        let Ok(entries) = std::fs::read_dir(root().join("crates")) else { panic!("no crates/") };
+        let Ok(entries) = std::fs::read_dir(root().join("crates")) else {
+            panic!("no crates/")
+        };
         for e in entries.flatten() {
             let toml = read(&e.path().join("Cargo.toml"));
             if toml.is_empty() || toml.contains("publish = false") {
                 continue;
             }
             for key in ["description", "license", "repository", "readme"] {
-                assert!(toml.lines().any(|l| l.starts_with(key)), "{}: missing `{key}`", e.path().display());
+                assert!(
+                    toml.lines().any(|l| l.starts_with(key)),
+                    "{}: missing `{key}`",
+                    e.path().display()
+                );
             }
-            assert!(e.path().join("README.md").exists(), "{}: README.md", e.path().display());
+            assert!(
+                e.path().join("README.md").exists(),
+                "{}: README.md",
+                e.path().display()
+            );
         }
     }
 
@@ -105,7 +139,10 @@ mod tests {
             .collect();
         assert!(kinds.len() >= 11, "parsed kinds: {kinds:?}");
         for k in kinds {
-            assert!(contract.contains(k), "docs/contract.md does not mention ErrorKind::{k}");
+            assert!(
+                contract.contains(k),
+                "docs/contract.md does not mention ErrorKind::{k}"
+            );
         }
     }
 }

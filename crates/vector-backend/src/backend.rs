@@ -73,7 +73,11 @@ pub trait VectorBackend: fmt::Debug + Send + Sync {
     async fn upsert_batch(&self, namespace: &str, records: Vec<Record>) -> Result<()>;
 
     /// The stored vector of each key, in the order of `keys`.
-    async fn get_batch(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<StoredVector>>>;
+    async fn get_batch(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<StoredVector>>>;
 
     /// Deletes every key; returns how many of them existed.
     async fn delete_batch(&self, namespace: &str, keys: &[String]) -> Result<u64>;
@@ -101,7 +105,8 @@ pub trait VectorBackend: fmt::Debug + Send + Sync {
         embedding: Vec<f32>,
         metadata: Metadata,
     ) -> Result<()> {
-        self.upsert_batch(namespace, vec![Record::new(key, embedding, metadata)]).await
+        self.upsert_batch(namespace, vec![Record::new(key, embedding, metadata)])
+            .await
     }
 
     /// The embedding and metadata of `key`, or `None` (the design document's `get`).
@@ -140,16 +145,20 @@ pub fn scan<'a>(
 ) -> BoxStream<'a, Result<Vec<Record>>> {
     use futures_util::StreamExt as _;
     // State: the next request, or None once the last page was returned.
-    Box::pin(futures_util::stream::try_unfold(Some(request), move |next| async move {
-        let Some(request) = next else { return Ok(None) };
-        let page = backend.scan_page(namespace, &request).await?;
-        let following = page.next_cursor.map(|c| request.clone().with_cursor(Some(c)));
-        Ok(Some((page.records, following)))
-    })
-    .filter(|page: &Result<Vec<Record>>| {
-        // An empty last page carries no information for the consumer.
-        std::future::ready(!matches!(page, Ok(p) if p.is_empty()))
-    }))
+    Box::pin(
+        futures_util::stream::try_unfold(Some(request), move |next| async move {
+            let Some(request) = next else { return Ok(None) };
+            let page = backend.scan_page(namespace, &request).await?;
+            let following = page
+                .next_cursor
+                .map(|c| request.clone().with_cursor(Some(c)));
+            Ok(Some((page.records, following)))
+        })
+        .filter(|page: &Result<Vec<Record>>| {
+            // An empty last page carries no information for the consumer.
+            std::future::ready(!matches!(page, Ok(p) if p.is_empty()))
+        }),
+    )
 }
 
 /// A cheaply cloneable, type-erased backend.
@@ -172,6 +181,7 @@ pub trait OpenBackend: VectorBackend + Sized + 'static {
 }
 
 #[async_trait]
+#[deny(clippy::missing_trait_methods)] // Every method, provided ones included, must reach `T`.
 impl<T: VectorBackend + ?Sized> VectorBackend for Arc<T> {
     fn backend_type(&self) -> &'static str {
         (**self).backend_type()
@@ -200,7 +210,11 @@ impl<T: VectorBackend + ?Sized> VectorBackend for Arc<T> {
     async fn upsert_batch(&self, namespace: &str, records: Vec<Record>) -> Result<()> {
         (**self).upsert_batch(namespace, records).await
     }
-    async fn get_batch(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<StoredVector>>> {
+    async fn get_batch(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<StoredVector>>> {
         (**self).get_batch(namespace, keys).await
     }
     async fn delete_batch(&self, namespace: &str, keys: &[String]) -> Result<u64> {
@@ -220,5 +234,31 @@ impl<T: VectorBackend + ?Sized> VectorBackend for Arc<T> {
     }
     async fn close(&self) {
         (**self).close().await;
+    }
+    // The provided methods are forwarded too, so a wrapper's override (metrics, say) is not
+    // bypassed by the trait's default when called through an `Arc`.
+    async fn upsert(
+        &self,
+        namespace: &str,
+        key: &str,
+        embedding: Vec<f32>,
+        metadata: Metadata,
+    ) -> Result<()> {
+        (**self).upsert(namespace, key, embedding, metadata).await
+    }
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<StoredVector>> {
+        (**self).get(namespace, key).await
+    }
+    async fn query(
+        &self,
+        namespace: &str,
+        embedding: &[f32],
+        k: usize,
+        threshold: Option<f64>,
+    ) -> Result<Vec<SearchResult>> {
+        (**self).query(namespace, embedding, k, threshold).await
+    }
+    async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
+        (**self).delete(namespace, key).await
     }
 }

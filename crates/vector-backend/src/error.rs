@@ -104,7 +104,11 @@ pub struct Error {
 impl Error {
     /// Creates an error of `kind` with a human-readable message.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, message: message.into(), source: None }
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// Attaches the underlying cause.
@@ -182,11 +186,20 @@ mod tests {
     fn display_includes_cause_and_kind_is_matchable() {
         let e = Error::new(ErrorKind::Unavailable, "Redis client not available")
             .with_source(std::io::Error::other("connection refused"));
-        assert_eq!(e.to_string(), "Redis client not available: connection refused");
+        assert_eq!(
+            e.to_string(),
+            "Redis client not available: connection refused"
+        );
         assert!(e.is_retryable());
         assert_eq!(e.kind().as_str(), "unavailable");
         let d = Error::dimension_mismatch(3, 4);
-        assert_eq!(d.kind(), ErrorKind::DimensionMismatch { expected: 3, got: 4 });
+        assert_eq!(
+            d.kind(),
+            ErrorKind::DimensionMismatch {
+                expected: 3,
+                got: 4
+            }
+        );
         assert!(d.kind().is_invalid_input());
         assert!(!d.is_retryable());
     }

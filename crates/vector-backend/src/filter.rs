@@ -95,9 +95,15 @@ pub enum Filter {
     /// Number field less than or equal to value. False when missing.
     Lte { field: String, value: FilterValue },
     /// Field equals one of the values (keyword arrays: contains one). False when missing.
-    In { field: String, values: Vec<FilterValue> },
+    In {
+        field: String,
+        values: Vec<FilterValue>,
+    },
     /// Negation of `In`: true when the field is missing.
-    Nin { field: String, values: Vec<FilterValue> },
+    Nin {
+        field: String,
+        values: Vec<FilterValue>,
+    },
     /// The field is present in the metadata.
     Exists { field: String },
     /// All of the filters (at least one).
@@ -118,58 +124,90 @@ pub const MAX_IN_VALUES: usize = 1024;
 impl Filter {
     /// `field == value`.
     pub fn eq(field: impl Into<String>, value: impl Into<FilterValue>) -> Self {
-        Self::Eq { field: field.into(), value: value.into() }
+        Self::Eq {
+            field: field.into(),
+            value: value.into(),
+        }
     }
     /// `field != value`.
     pub fn ne(field: impl Into<String>, value: impl Into<FilterValue>) -> Self {
-        Self::Ne { field: field.into(), value: value.into() }
+        Self::Ne {
+            field: field.into(),
+            value: value.into(),
+        }
     }
     /// `field > value`.
     pub fn gt(field: impl Into<String>, value: impl Into<FilterValue>) -> Self {
-        Self::Gt { field: field.into(), value: value.into() }
+        Self::Gt {
+            field: field.into(),
+            value: value.into(),
+        }
     }
     /// `field >= value`.
     pub fn gte(field: impl Into<String>, value: impl Into<FilterValue>) -> Self {
-        Self::Gte { field: field.into(), value: value.into() }
+        Self::Gte {
+            field: field.into(),
+            value: value.into(),
+        }
     }
     /// `field < value`.
     pub fn lt(field: impl Into<String>, value: impl Into<FilterValue>) -> Self {
-        Self::Lt { field: field.into(), value: value.into() }
+        Self::Lt {
+            field: field.into(),
+            value: value.into(),
+        }
     }
     /// `field <= value`.
     pub fn lte(field: impl Into<String>, value: impl Into<FilterValue>) -> Self {
-        Self::Lte { field: field.into(), value: value.into() }
+        Self::Lte {
+            field: field.into(),
+            value: value.into(),
+        }
     }
     /// `field in values`.
     pub fn is_in<V: Into<FilterValue>>(
         field: impl Into<String>,
         values: impl IntoIterator<Item = V>,
     ) -> Self {
-        Self::In { field: field.into(), values: values.into_iter().map(Into::into).collect() }
+        Self::In {
+            field: field.into(),
+            values: values.into_iter().map(Into::into).collect(),
+        }
     }
     /// `field not in values`.
     pub fn nin<V: Into<FilterValue>>(
         field: impl Into<String>,
         values: impl IntoIterator<Item = V>,
     ) -> Self {
-        Self::Nin { field: field.into(), values: values.into_iter().map(Into::into).collect() }
+        Self::Nin {
+            field: field.into(),
+            values: values.into_iter().map(Into::into).collect(),
+        }
     }
     /// `field` is present.
     pub fn exists(field: impl Into<String>) -> Self {
-        Self::Exists { field: field.into() }
+        Self::Exists {
+            field: field.into(),
+        }
     }
     /// All of `filters`.
     pub fn and(filters: impl IntoIterator<Item = Filter>) -> Self {
-        Self::And { filters: filters.into_iter().collect() }
+        Self::And {
+            filters: filters.into_iter().collect(),
+        }
     }
     /// Any of `filters`.
     pub fn or(filters: impl IntoIterator<Item = Filter>) -> Self {
-        Self::Or { filters: filters.into_iter().collect() }
+        Self::Or {
+            filters: filters.into_iter().collect(),
+        }
     }
     /// Not `filter`.
     #[allow(clippy::should_implement_trait)] // A constructor, not negation of a value.
     pub fn not(filter: Filter) -> Self {
-        Self::Not { filter: Box::new(filter) }
+        Self::Not {
+            filter: Box::new(filter),
+        }
     }
 
     /// The operator at the root of this filter.
@@ -250,9 +288,11 @@ impl Filter {
                 FilterValue::Number(n) if !n.is_finite() => {
                     Err(Error::invalid_argument("filter numbers must be finite"))
                 }
-                FilterValue::String(s) if s.contains('\0') || s.len() > 4096 => Err(
-                    Error::invalid_argument("filter strings must be at most 4096 bytes without NUL"),
-                ),
+                FilterValue::String(s) if s.contains('\0') || s.len() > 4096 => {
+                    Err(Error::invalid_argument(
+                        "filter strings must be at most 4096 bytes without NUL",
+                    ))
+                }
                 _ => Ok(()),
             }
         };
@@ -289,7 +329,9 @@ impl Filter {
                 if filters.is_empty() {
                     return Err(Error::invalid_argument("and/or take at least one filter"));
                 }
-                filters.iter().try_for_each(|f| f.validate_inner(fields, supported, depth + 1, nodes))
+                filters
+                    .iter()
+                    .try_for_each(|f| f.validate_inner(fields, supported, depth + 1, nodes))
             }
             Self::Not { filter } => filter.validate_inner(fields, supported, depth + 1, nodes),
         }
@@ -403,7 +445,10 @@ mod tests {
 
     #[test]
     fn json_form_round_trips_and_validates() {
-        let f = Filter::and([Filter::eq("c", "x"), Filter::not(Filter::is_in("n", [1, 2]))]);
+        let f = Filter::and([
+            Filter::eq("c", "x"),
+            Filter::not(Filter::is_in("n", [1, 2])),
+        ]);
         let text = serde_json::to_string(&f).unwrap();
         assert_eq!(
             text,
@@ -415,9 +460,21 @@ mod tests {
             ("n".to_owned(), FieldType::Number),
         ]);
         f.validate(&fields, &FilterOp::ALL).unwrap();
-        assert!(Filter::eq("zz", "x").validate(&fields, &FilterOp::ALL).is_err());
-        assert!(Filter::gt("c", 1).validate(&fields, &FilterOp::ALL).is_err());
-        assert!(Filter::eq("n", "1").validate(&fields, &FilterOp::ALL).is_err());
+        assert!(
+            Filter::eq("zz", "x")
+                .validate(&fields, &FilterOp::ALL)
+                .is_err()
+        );
+        assert!(
+            Filter::gt("c", 1)
+                .validate(&fields, &FilterOp::ALL)
+                .is_err()
+        );
+        assert!(
+            Filter::eq("n", "1")
+                .validate(&fields, &FilterOp::ALL)
+                .is_err()
+        );
         assert!(Filter::and([]).validate(&fields, &FilterOp::ALL).is_err());
     }
 }

@@ -18,8 +18,8 @@ pub use error::{BoxError, Error, ErrorKind, Result};
 pub use filter::{Filter, FilterValue};
 pub use redact::redact_url;
 pub use types::{
-    Capabilities, FieldType, FilterOp, IndexKind, Metadata, Metric, NamespaceConfig,
-    NamespaceInfo, QueryRequest, Record, ScanPage, ScanRequest, SearchResult, StoredVector,
+    Capabilities, FieldType, FilterOp, IndexKind, Metadata, Metric, NamespaceConfig, NamespaceInfo,
+    QueryRequest, Record, ScanPage, ScanRequest, SearchResult, StoredVector,
 };
 
 /// Re-exported so backends implement [`VectorBackend`] with the same macro version.

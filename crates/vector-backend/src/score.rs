@@ -24,15 +24,24 @@ pub struct Scored {
 impl Scored {
     /// From a cosine similarity.
     pub fn from_cosine_similarity(sim: f64) -> Self {
-        Self { score: sim, distance: 1.0 - sim }
+        Self {
+            score: sim,
+            distance: 1.0 - sim,
+        }
     }
     /// From a cosine distance `1 - cos` (Redis `COSINE`, pgvector `<=>`, Weaviate `cosine`).
     pub fn from_cosine_distance(d: f64) -> Self {
-        Self { score: 1.0 - d, distance: d }
+        Self {
+            score: 1.0 - d,
+            distance: d,
+        }
     }
     /// From a dot product.
     pub fn from_dot(dot: f64) -> Self {
-        Self { score: dot, distance: -dot }
+        Self {
+            score: dot,
+            distance: -dot,
+        }
     }
     /// From a negated dot product `-(a·b)` (pgvector `<#>`, Weaviate `dot`).
     pub fn from_negative_dot(d: f64) -> Self {
@@ -44,7 +53,10 @@ impl Scored {
     }
     /// From a Euclidean distance (pgvector `<->`).
     pub fn from_euclidean(d: f64) -> Self {
-        Self { score: -d, distance: d }
+        Self {
+            score: -d,
+            distance: d,
+        }
     }
     /// From a squared Euclidean distance (Redis `L2`, Weaviate `l2-squared`). Tiny negative
     /// values from rounding are clamped to zero.
@@ -114,7 +126,11 @@ pub fn result_order(a: &SearchResult, b: &SearchResult) -> Ordering {
 
 /// Applies the threshold, sorts by [`result_order`] and keeps at most `k`: the last step of
 /// every backend's query.
-pub fn finish(mut results: Vec<SearchResult>, k: usize, threshold: Option<f64>) -> Vec<SearchResult> {
+pub fn finish(
+    mut results: Vec<SearchResult>,
+    k: usize,
+    threshold: Option<f64>,
+) -> Vec<SearchResult> {
     results.retain(|r| passes_threshold(r.score, threshold));
     results.sort_by(result_order);
     results.truncate(k);
@@ -140,8 +156,14 @@ mod tests {
         assert_eq!(reference(Metric::Cosine, &a, &b).score, 0.0);
         assert_eq!(reference(Metric::Cosine, &a, &c).score, -1.0);
         assert_eq!(reference(Metric::Cosine, &a, &c).distance, 2.0);
-        assert_eq!(reference(Metric::DotProduct, &[2.0, 3.0], &[4.0, 5.0]).score, 23.0);
-        assert_eq!(reference(Metric::DotProduct, &[2.0, 3.0], &[4.0, 5.0]).distance, -23.0);
+        assert_eq!(
+            reference(Metric::DotProduct, &[2.0, 3.0], &[4.0, 5.0]).score,
+            23.0
+        );
+        assert_eq!(
+            reference(Metric::DotProduct, &[2.0, 3.0], &[4.0, 5.0]).distance,
+            -23.0
+        );
         let e = reference(Metric::Euclidean, &[0.0, 0.0], &[3.0, 4.0]);
         assert_eq!((e.score, e.distance), (-5.0, 5.0));
         assert_eq!(Scored::from_squared_euclidean(25.0), e);
@@ -153,7 +175,11 @@ mod tests {
     #[test]
     fn finish_orders_ties_by_key_and_threshold_is_inclusive() {
         let r = |k: &str, s: f64| SearchResult::new(k, s, -s, Default::default(), None);
-        let out = finish(vec![r("b", 0.5), r("a", 0.5), r("c", 0.9), r("d", 0.1)], 3, Some(0.5));
+        let out = finish(
+            vec![r("b", 0.5), r("a", 0.5), r("c", 0.9), r("d", 0.1)],
+            3,
+            Some(0.5),
+        );
         let keys: Vec<_> = out.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(keys, ["c", "a", "b"]);
     }

@@ -161,7 +161,11 @@ pub struct NamespaceInfo {
 impl NamespaceInfo {
     /// Builds an info value.
     pub fn new(name: impl Into<String>, config: NamespaceConfig, count: u64) -> Self {
-        Self { name: name.into(), config, count }
+        Self {
+            name: name.into(),
+            config,
+            count,
+        }
     }
 }
 
@@ -180,7 +184,11 @@ pub struct Record {
 impl Record {
     /// Builds a record.
     pub fn new(key: impl Into<String>, embedding: Vec<f32>, metadata: Metadata) -> Self {
-        Self { key: key.into(), embedding, metadata }
+        Self {
+            key: key.into(),
+            embedding,
+            metadata,
+        }
     }
 }
 
@@ -219,7 +227,13 @@ impl SearchResult {
         metadata: Metadata,
         embedding: Option<Vec<f32>>,
     ) -> Self {
-        Self { key: key.into(), score, distance, metadata, embedding }
+        Self {
+            key: key.into(),
+            score,
+            distance,
+            metadata,
+            embedding,
+        }
     }
 }
 
@@ -245,7 +259,13 @@ pub struct QueryRequest {
 impl QueryRequest {
     /// A query for the `k` nearest neighbours of `embedding`.
     pub fn new(embedding: Vec<f32>, k: usize) -> Self {
-        Self { embedding, k, threshold: None, filter: None, include_embedding: false }
+        Self {
+            embedding,
+            k,
+            threshold: None,
+            filter: None,
+            include_embedding: false,
+        }
     }
 
     /// Sets the inclusive minimum score.
@@ -291,7 +311,11 @@ impl ScanRequest {
 
     /// A first-page request with the given page size.
     pub fn new(page_size: usize) -> Self {
-        Self { cursor: None, page_size, filter: None }
+        Self {
+            cursor: None,
+            page_size,
+            filter: None,
+        }
     }
 
     /// Sets the filter.
@@ -310,7 +334,11 @@ impl ScanRequest {
 
     /// The page size after applying the default.
     pub fn effective_page_size(&self) -> usize {
-        if self.page_size == 0 { Self::DEFAULT_PAGE_SIZE } else { self.page_size }
+        if self.page_size == 0 {
+            Self::DEFAULT_PAGE_SIZE
+        } else {
+            self.page_size
+        }
     }
 }
 
@@ -327,7 +355,10 @@ pub struct ScanPage {
 impl ScanPage {
     /// Builds a page.
     pub fn new(records: Vec<Record>, next_cursor: Option<String>) -> Self {
-        Self { records, next_cursor }
+        Self {
+            records,
+            next_cursor,
+        }
     }
 }
 

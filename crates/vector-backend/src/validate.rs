@@ -31,7 +31,9 @@ pub const MAX_FILTERABLE_FIELDS: usize = 64;
 pub fn namespace(ns: &str) -> Result<()> {
     let ok = !ns.is_empty()
         && ns.len() <= MAX_NAMESPACE_LEN
-        && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -70,7 +72,10 @@ pub fn embedding(e: &[f32], metric: Metric) -> Result<()> {
     if e.is_empty() || e.len() > MAX_DIMENSION {
         return Err(Error::new(
             ErrorKind::InvalidEmbedding,
-            format!("embedding must have 1..={MAX_DIMENSION} values (got {})", e.len()),
+            format!(
+                "embedding must have 1..={MAX_DIMENSION} values (got {})",
+                e.len()
+            ),
         ));
     }
     if let Some(i) = e.iter().position(|v| !v.is_finite()) {
@@ -116,14 +121,17 @@ pub fn metadata(m: &Metadata, filterable: &BTreeMap<String, FieldType>) -> Resul
         )));
     }
     if m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
-        return Err(bad("metadata strings and keys must not contain NUL".to_owned()));
+        return Err(bad(
+            "metadata strings and keys must not contain NUL".to_owned()
+        ));
     }
     for (field, ty) in filterable {
         let Some(v) = m.get(field) else { continue };
         let fits = match ty {
             FieldType::Keyword => {
                 v.is_string()
-                    || v.as_array().is_some_and(|a| a.iter().all(serde_json::Value::is_string))
+                    || v.as_array()
+                        .is_some_and(|a| a.iter().all(serde_json::Value::is_string))
             }
             FieldType::Number => v.as_f64().is_some_and(f64::is_finite),
             FieldType::Bool => v.is_boolean(),
@@ -176,7 +184,9 @@ pub fn k(k: usize) -> Result<()> {
     if (1..=MAX_K).contains(&k) {
         Ok(())
     } else {
-        Err(Error::invalid_argument(format!("k must be 1..={MAX_K} (got {k})")))
+        Err(Error::invalid_argument(format!(
+            "k must be 1..={MAX_K} (got {k})"
+        )))
     }
 }
 
@@ -199,7 +209,9 @@ pub fn page_size(n: usize) -> Result<()> {
     if n <= MAX_PAGE_SIZE {
         Ok(())
     } else {
-        Err(Error::invalid_argument(format!("page size must be at most {MAX_PAGE_SIZE}")))
+        Err(Error::invalid_argument(format!(
+            "page size must be at most {MAX_PAGE_SIZE}"
+        )))
     }
 }
 
@@ -281,8 +293,9 @@ pub fn batch(records: &[Record], existing: Option<&NamespaceConfig>) -> Result<N
     let config = match existing {
         Some(c) => c.clone(),
         None => {
-            let first =
-                records.first().ok_or_else(|| Error::invalid_argument("empty batch"))?;
+            let first = records
+                .first()
+                .ok_or_else(|| Error::invalid_argument("empty batch"))?;
             embedding(&first.embedding, Metric::Cosine)?;
             NamespaceConfig::new(first.embedding.len())
         }
@@ -309,7 +322,10 @@ mod tests {
         assert!(namespace("Docs_1-x").is_ok());
         assert!(namespace(&"a".repeat(64)).is_ok());
         for bad in ["", "a b", "a/b", "ü", "a'b", &"a".repeat(65)] {
-            assert_eq!(namespace(bad).unwrap_err().kind(), ErrorKind::InvalidNamespace);
+            assert_eq!(
+                namespace(bad).unwrap_err().kind(),
+                ErrorKind::InvalidNamespace
+            );
         }
         assert!(key("a:b/c 'd\" 🎉").is_ok());
         assert!(key(&"k".repeat(512)).is_ok());
@@ -323,7 +339,10 @@ mod tests {
         let c = NamespaceConfig::new(2);
         assert_eq!(
             embedding_for(&[1.0, 2.0, 3.0], &c).unwrap_err().kind(),
-            ErrorKind::DimensionMismatch { expected: 2, got: 3 }
+            ErrorKind::DimensionMismatch {
+                expected: 2,
+                got: 3
+            }
         );
     }
 

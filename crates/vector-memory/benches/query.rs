@@ -17,25 +17,39 @@ const DIM: usize = 384;
 const K: usize = 10;
 
 fn naive_top_k(data: &[Vec<f32>], q: &[f32], k: usize) -> Vec<usize> {
-    let mut scored: Vec<(f64, usize)> =
-        data.iter().enumerate().map(|(i, v)| (score::reference(Metric::Cosine, q, v).score, i)).collect();
+    let mut scored: Vec<(f64, usize)> = data
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (score::reference(Metric::Cosine, q, v).score, i))
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.into_iter().take(k).map(|(_, i)| i).collect()
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let mut rng = Lcg::new(42);
     let data = clustered(&mut rng, N, DIM, 100, 0.2);
     let queries = clustered(&mut rng, 64, DIM, 100, 0.25);
     let backend = MemoryBackend::default();
     rt.block_on(async {
-        backend.create_namespace("bench", &NamespaceConfig::new(DIM)).await.expect("create");
+        backend
+            .create_namespace("bench", &NamespaceConfig::new(DIM))
+            .await
+            .expect("create");
         for (chunk_i, chunk) in data.chunks(10_000).enumerate() {
             let records = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, v)| Record::new(format!("k{}", chunk_i * 10_000 + i), v.clone(), Metadata::new()))
+                .map(|(i, v)| {
+                    Record::new(
+                        format!("k{}", chunk_i * 10_000 + i),
+                        v.clone(),
+                        Metadata::new(),
+                    )
+                })
                 .collect();
             backend.upsert_batch("bench", records).await.expect("load");
         }
@@ -43,12 +57,16 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("memory_query_100k_x_384_k10");
     group.throughput(Throughput::Elements(1));
-    group.sample_size(30).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(10));
     let mut qi = 0;
     group.bench_function("vector_memory_parallel", |b| {
         b.iter(|| {
             qi = (qi + 1) % queries.len();
-            let hits = rt.block_on(backend.query("bench", &queries[qi], K, None)).expect("query");
+            let hits = rt
+                .block_on(backend.query("bench", &queries[qi], K, None))
+                .expect("query");
             black_box(hits)
         });
     });
@@ -72,7 +90,8 @@ fn bench(c: &mut Criterion) {
     load.bench_function("upsert_batch_10k_x_384", |b| {
         b.iter(|| {
             let fresh = MemoryBackend::default();
-            rt.block_on(fresh.upsert_batch("load", batch.clone())).expect("load");
+            rt.block_on(fresh.upsert_batch("load", batch.clone()))
+                .expect("load");
             black_box(fresh)
         });
     });

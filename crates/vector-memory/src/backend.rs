@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use vector_backend::{
     Capabilities, Error, Filter, IndexKind, NamespaceConfig, NamespaceInfo, OpenBackend,
-    QueryRequest, Record, Result, ScanPage, ScanRequest, SearchResult, StoredVector,
-    VectorBackend, async_trait, validate,
+    QueryRequest, Record, Result, ScanPage, ScanRequest, SearchResult, StoredVector, VectorBackend,
+    async_trait, validate,
 };
 
 use crate::config::MemoryConfig;
@@ -35,7 +35,10 @@ fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 impl MemoryBackend {
     /// A backend with the given limits.
     pub fn new(config: MemoryConfig) -> Self {
-        Self { config, namespaces: RwLock::new(HashMap::new()) }
+        Self {
+            config,
+            namespaces: RwLock::new(HashMap::new()),
+        }
     }
 
     fn lookup(&self, ns: &str) -> Option<Shared> {
@@ -70,15 +73,25 @@ impl MemoryBackend {
                 None => bytes += new,
             }
         }
-        if let Some(limit) = self.config.max_vectors {
-            if vectors > limit {
-                return Err(MemoryError::Capacity { needed: vectors, limit, unit: "vectors" }.into());
+        if let Some(limit) = self.config.max_vectors
+            && vectors > limit
+        {
+            return Err(MemoryError::Capacity {
+                needed: vectors,
+                limit,
+                unit: "vectors",
             }
+            .into());
         }
-        if let Some(limit) = self.config.max_bytes {
-            if bytes > limit {
-                return Err(MemoryError::Capacity { needed: bytes, limit, unit: "bytes" }.into());
+        if let Some(limit) = self.config.max_bytes
+            && bytes > limit
+        {
+            return Err(MemoryError::Capacity {
+                needed: bytes,
+                limit,
+                unit: "bytes",
             }
+            .into());
         }
         Ok(())
     }
@@ -124,7 +137,10 @@ impl VectorBackend for MemoryBackend {
                 ))
             };
         }
-        map.insert(namespace.to_owned(), Arc::new(RwLock::new(Namespace::new(config.clone()))));
+        map.insert(
+            namespace.to_owned(),
+            Arc::new(RwLock::new(Namespace::new(config.clone()))),
+        );
         Ok(())
     }
 
@@ -187,7 +203,11 @@ impl VectorBackend for MemoryBackend {
         Ok(())
     }
 
-    async fn get_batch(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<StoredVector>>> {
+    async fn get_batch(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<StoredVector>>> {
         validate::namespace(namespace)?;
         validate::keys(keys)?;
         Ok(match self.lookup(namespace) {
@@ -234,7 +254,9 @@ impl VectorBackend for MemoryBackend {
 
     async fn count(&self, namespace: &str, filter: Option<&Filter>) -> Result<u64> {
         validate::namespace(namespace)?;
-        let Some(ns) = self.lookup(namespace) else { return Ok(0) };
+        let Some(ns) = self.lookup(namespace) else {
+            return Ok(0);
+        };
         let ns = read(&ns);
         Self::filter_checked(&ns, filter)?;
         Ok(ns.count(filter))
@@ -243,7 +265,9 @@ impl VectorBackend for MemoryBackend {
     async fn scan_page(&self, namespace: &str, request: &ScanRequest) -> Result<ScanPage> {
         validate::namespace(namespace)?;
         validate::page_size(request.page_size)?;
-        let Some(ns) = self.lookup(namespace) else { return Ok(ScanPage::default()) };
+        let Some(ns) = self.lookup(namespace) else {
+            return Ok(ScanPage::default());
+        };
         let ns = read(&ns);
         Self::filter_checked(&ns, request.filter.as_ref())?;
         let (records, more) = ns.page(
@@ -251,13 +275,19 @@ impl VectorBackend for MemoryBackend {
             request.effective_page_size(),
             request.filter.as_ref(),
         );
-        let next = if more { records.last().map(|r| r.key.clone()) } else { None };
+        let next = if more {
+            records.last().map(|r| r.key.clone())
+        } else {
+            None
+        };
         Ok(ScanPage::new(records, next))
     }
 
     async fn delete_by_filter(&self, namespace: &str, filter: &Filter) -> Result<u64> {
         validate::namespace(namespace)?;
-        let Some(ns) = self.lookup(namespace) else { return Ok(0) };
+        let Some(ns) = self.lookup(namespace) else {
+            return Ok(0);
+        };
         let mut ns = write(&ns);
         Self::filter_checked(&ns, Some(filter))?;
         let keys = ns.matching_keys(filter);

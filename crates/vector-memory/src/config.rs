@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn parses_urls() {
-        assert_eq!(MemoryConfig::from_url("memory://").unwrap(), MemoryConfig::default());
+        assert_eq!(
+            MemoryConfig::from_url("memory://").unwrap(),
+            MemoryConfig::default()
+        );
         let c = MemoryConfig::from_url("memory://?max_vectors=10&max_bytes=2048").unwrap();
         assert_eq!((c.max_vectors, c.max_bytes), (Some(10), Some(2048)));
         assert!(MemoryConfig::from_url("memory://?nope=1").is_err());

@@ -9,7 +9,11 @@ pub(crate) enum MemoryError {
     #[error(
         "memory backend capacity exceeded: the write needs {needed} {unit} in all, the limit is {limit}"
     )]
-    Capacity { needed: u64, limit: u64, unit: &'static str },
+    Capacity {
+        needed: u64,
+        limit: u64,
+        unit: &'static str,
+    },
 }
 
 impl From<MemoryError> for Error {

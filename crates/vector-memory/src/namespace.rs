@@ -45,7 +45,10 @@ struct Candidate<'a> {
 impl Ord for Candidate<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         // "Greater" = worse: lower score, or equal score and larger key.
-        other.score.total_cmp(&self.score).then_with(|| self.key.cmp(other.key))
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.key.cmp(other.key))
     }
 }
 impl PartialOrd for Candidate<'_> {
@@ -126,7 +129,9 @@ impl Namespace {
 
     /// Removes `key` by moving the last row into its place. True when it existed.
     pub(crate) fn remove(&mut self, key: &str) -> bool {
-        let Some(i) = self.index.remove(key) else { return false };
+        let Some(i) = self.index.remove(key) else {
+            return false;
+        };
         let last = self.keys.len() - 1;
         let d = self.config.dimension;
         if i != last {
@@ -187,7 +192,11 @@ impl Namespace {
                 more = true;
                 break;
             }
-            out.push(Record::new(key.clone(), self.row(i).to_vec(), self.metadata[i].clone()));
+            out.push(Record::new(
+                key.clone(),
+                self.row(i).to_vec(),
+                self.metadata[i].clone(),
+            ));
         }
         (out, more)
     }
@@ -227,7 +236,11 @@ impl Namespace {
                 if floor.is_some_and(|fl| s < fl) {
                     continue;
                 }
-                let c = Candidate { score: s, key: &self.keys[i], row: i };
+                let c = Candidate {
+                    score: s,
+                    key: &self.keys[i],
+                    row: i,
+                };
                 if heap.len() < keep {
                     heap.push(c);
                 } else if heap.peek().is_some_and(|worst| c < *worst) {

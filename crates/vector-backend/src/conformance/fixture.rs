@@ -50,18 +50,28 @@ impl Lcg {
 
 /// A stable 64-bit hash of a string (FNV-1a), for per-case seeds.
 pub(crate) fn seed_of(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// `n` vectors of dimension `dim` with values uniform in [-1, 1).
 pub fn random_unit(rng: &mut Lcg, n: usize, dim: usize) -> Vec<Vec<f32>> {
-    (0..n).map(|_| (0..dim).map(|_| rng.signed()).collect()).collect()
+    (0..n)
+        .map(|_| (0..dim).map(|_| rng.signed()).collect())
+        .collect()
 }
 
 /// `n` vectors drawn around `clusters` random centres with Gaussian spread `spread`: the shape
 /// of real embeddings, which approximate indexes are built for (uniform data is their worst
 /// case).
-pub fn clustered(rng: &mut Lcg, n: usize, dim: usize, clusters: usize, spread: f32) -> Vec<Vec<f32>> {
+pub fn clustered(
+    rng: &mut Lcg,
+    n: usize,
+    dim: usize,
+    clusters: usize,
+    spread: f32,
+) -> Vec<Vec<f32>> {
     let centres = random_unit(rng, clusters, dim);
     (0..n)
         .map(|_| {
@@ -127,7 +137,11 @@ pub(crate) fn filter_records() -> Vec<(String, Vec<f32>, Metadata)> {
                 m.insert("tags".into(), json!(tags));
             }
             if i % 6 != 5 {
-                let price = if i % 2 == 0 { json!(i as i64 - 20) } else { json!(i as f64 * 0.5) };
+                let price = if i % 2 == 0 {
+                    json!(i as i64 - 20)
+                } else {
+                    json!(i as f64 * 0.5)
+                };
                 m.insert("price".into(), price);
             }
             if i % 4 != 1 {

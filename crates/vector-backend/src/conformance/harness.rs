@@ -39,7 +39,9 @@ pub struct Harness<B: OpenBackend> {
 
 impl<B: OpenBackend> std::fmt::Debug for Harness<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Harness").field("backend", &B::NAME).finish_non_exhaustive()
+        f.debug_struct("Harness")
+            .field("backend", &B::NAME)
+            .finish_non_exhaustive()
     }
 }
 
@@ -52,7 +54,10 @@ impl<B: OpenBackend> Default for Harness<B> {
 impl<B: OpenBackend> Harness<B> {
     /// A harness for `B`.
     pub fn new() -> Self {
-        Self { fallback: None, _backend: PhantomData }
+        Self {
+            fallback: None,
+            _backend: PhantomData,
+        }
     }
 
     /// Uses `url` when `B::URL_ENV` is unset; `target` says what it is (shown in the report).
@@ -82,7 +87,10 @@ impl<B: OpenBackend> Harness<B> {
         let required = std::env::var(REQUIRE_ENV)
             .map(|v| v.split(',').any(|s| s.trim() == name || s.trim() == "all"))
             .unwrap_or(false);
-        let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
             Ok(rt) => Arc::new(rt),
             Err(e) => {
                 eprintln!("conformance[{name}]: cannot start a runtime: {e}");
@@ -106,7 +114,9 @@ impl<B: OpenBackend> Harness<B> {
         };
         let url = match url {
             Ok(u) => u,
-            Err(e) => return not_run::<B>(&args, &format!("{target} did not start: {e:#}"), required),
+            Err(e) => {
+                return not_run::<B>(&args, &format!("{target} did not start: {e:#}"), required);
+            }
         };
         let backend: DynBackend = match rt.block_on(B::open(&url)) {
             Ok(b) => Arc::new(b),
@@ -142,7 +152,10 @@ impl<B: OpenBackend> Harness<B> {
                 let rt = rt.clone();
                 let reopen = reopen.clone();
                 let ns = format!("vt_{run_id}_{i:03}");
-                let Case { name: case_name, run } = case;
+                let Case {
+                    name: case_name,
+                    run,
+                } = case;
                 Trial::test(case_name, move || {
                     let ctx = Ctx::new(backend, caps, reopen, ns, case_name);
                     let outcome = rt.block_on(async {
@@ -194,9 +207,11 @@ fn not_run<B: OpenBackend>(args: &Arguments, reason: &str, required: bool) -> Ex
         .into_iter()
         .map(|c| {
             let reason = reason.to_owned();
-            Trial::test(c.name, move || Err(Failed::from(format!("not run: {reason}"))))
-                .with_kind(name)
-                .with_ignored_flag(true)
+            Trial::test(c.name, move || {
+                Err(Failed::from(format!("not run: {reason}")))
+            })
+            .with_kind(name)
+            .with_ignored_flag(true)
         })
         .collect();
     libtest_mimic::run(args, trials).exit_code()
@@ -204,11 +219,16 @@ fn not_run<B: OpenBackend>(args: &Arguments, reason: &str, required: bool) -> Ex
 
 /// `<minutes since epoch, base36><3 random base36 chars>`: sortable by age, unique per run.
 fn run_id() -> String {
-    let minutes = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 60);
+    let minutes = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 60);
     let mut id = base36(minutes);
     // Process id and sub-second clock: distinct for runs started in the same minute.
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let mut mix = super::fixture::Lcg::new(u64::from(nanos) ^ (u64::from(std::process::id()) << 32));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut mix =
+        super::fixture::Lcg::new(u64::from(nanos) ^ (u64::from(std::process::id()) << 32));
     let r = (mix.next_u64() % (36 * 36 * 36)) as u32;
     let tail = base36(u64::from(r) + 36 * 36 * 36);
     id.push_str(&tail[1..]);
@@ -232,15 +252,25 @@ fn base36(mut n: u64) -> String {
 /// Drops `vt_*` namespaces of runs older than two hours, so crashed runs do not accumulate
 /// while concurrent runs never delete each other's data.
 async fn sweep(backend: &DynBackend) {
-    let Ok(names) = backend.list_namespaces().await else { return };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 60);
+    let Ok(names) = backend.list_namespaces().await else {
+        return;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 60);
     for ns in names {
-        let Some(rest) = ns.strip_prefix("vt_") else { continue };
-        let Some(run) = rest.split('_').next() else { continue };
+        let Some(rest) = ns.strip_prefix("vt_") else {
+            continue;
+        };
+        let Some(run) = rest.split('_').next() else {
+            continue;
+        };
         if run.len() < 4 {
             continue;
         }
-        let Ok(minutes) = u64::from_str_radix(&run[..run.len() - 3], 36) else { continue };
+        let Ok(minutes) = u64::from_str_radix(&run[..run.len() - 3], 36) else {
+            continue;
+        };
         if now.saturating_sub(minutes) > SWEEP_AFTER_MINUTES {
             let _ = backend.drop_namespace(&ns).await;
         }

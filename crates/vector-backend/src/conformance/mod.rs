@@ -41,7 +41,12 @@ pub fn case_names() -> Vec<&'static str> {
 ///
 /// # Errors
 /// The case's failure, or an unknown case name.
-pub async fn run_case<F, Fut>(backend: DynBackend, reopen: F, ns: &str, name: &str) -> anyhow::Result<()>
+pub async fn run_case<F, Fut>(
+    backend: DynBackend,
+    reopen: F,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<()>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<DynBackend>> + Send + 'static,
@@ -51,7 +56,9 @@ where
         .find(|c| c.name == name)
         .ok_or_else(|| anyhow::anyhow!("no conformance case named {name}"))?;
     let caps = backend.capabilities();
-    let reopen: cases::Reopen = Arc::new(move || Box::pin(reopen()) as Pin<Box<dyn Future<Output = Result<DynBackend>> + Send>>);
+    let reopen: cases::Reopen = Arc::new(move || {
+        Box::pin(reopen()) as Pin<Box<dyn Future<Output = Result<DynBackend>> + Send>>
+    });
     let ctx = cases::Ctx::new(backend, caps, reopen, ns.to_owned(), name);
     let outcome = (case.run)(ctx.clone()).await;
     ctx.cleanup().await;

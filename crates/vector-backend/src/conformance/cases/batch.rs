@@ -17,14 +17,22 @@ pub(crate) async fn one_bad_record_writes_nothing(ctx: Ctx) -> anyhow::Result<()
         Record::new("bad", vec![1.0, 0.0], meta(json!({"x": "\u{0}"}))),
     ];
     for bad in bad_records {
-        let mut batch: Vec<Record> = (0..50).map(|i| Record::new(format!("new{i}"), vec![1.0, i as f32], tag(i))).collect();
+        let mut batch: Vec<Record> = (0..50)
+            .map(|i| Record::new(format!("new{i}"), vec![1.0, i as f32], tag(i)))
+            .collect();
         batch.push(Record::new("existing", vec![0.0, 1.0], tag(99)));
         batch.insert(25, bad);
         let r = b.upsert_batch(ns, batch).await;
         ensure!(r.is_err(), "a batch with a bad record fails");
-        ensure!(b.count(ns, None).await? == 1, "nothing of the batch was written");
+        ensure!(
+            b.count(ns, None).await? == 1,
+            "nothing of the batch was written"
+        );
         let got = b.get(ns, "existing").await?;
-        ensure!(got.is_some_and(|g| g.embedding == vec![1.0, 0.0] && g.metadata == tag(0)), "existing record unchanged");
+        ensure!(
+            got.is_some_and(|g| g.embedding == vec![1.0, 0.0] && g.metadata == tag(0)),
+            "existing record unchanged"
+        );
     }
     Ok(())
 }
@@ -36,11 +44,27 @@ pub(crate) async fn bad_batch_creates_no_namespace(ctx: Ctx) -> anyhow::Result<(
         Record::new("a", vec![1.0, 2.0], no_meta()),
         Record::new("b", vec![1.0, 2.0, 3.0], no_meta()),
     ];
-    expect_kind(b.upsert_batch(ns, batch).await, ErrorKind::DimensionMismatch { expected: 2, got: 3 }, "mixed dimensions")?;
-    ensure!(b.namespace_info(ns).await?.is_none(), "the implicit namespace was not created");
-    ensure!(!b.list_namespaces().await?.iter().any(|n| n == ns), "not listed");
+    expect_kind(
+        b.upsert_batch(ns, batch).await,
+        ErrorKind::DimensionMismatch {
+            expected: 2,
+            got: 3,
+        },
+        "mixed dimensions",
+    )?;
+    ensure!(
+        b.namespace_info(ns).await?.is_none(),
+        "the implicit namespace was not created"
+    );
+    ensure!(
+        !b.list_namespaces().await?.iter().any(|n| n == ns),
+        "not listed"
+    );
     b.upsert_batch(ns, Vec::new()).await?;
-    ensure!(b.namespace_info(ns).await?.is_none(), "an empty batch creates nothing");
+    ensure!(
+        b.namespace_info(ns).await?.is_none(),
+        "an empty batch creates nothing"
+    );
     Ok(())
 }
 
@@ -53,33 +77,82 @@ pub(crate) async fn duplicate_keys_last_wins(ctx: Ctx) -> anyhow::Result<()> {
     ];
     ctx.put_all(ns, batch).await?;
     let got = ctx.backend.get(ns, "dup").await?;
-    ensure!(got.is_some_and(|g| g.embedding == vec![0.5, 0.5] && g.metadata == tag(3)), "the last duplicate wins");
+    ensure!(
+        got.is_some_and(|g| g.embedding == vec![0.5, 0.5] && g.metadata == tag(3)),
+        "the last duplicate wins"
+    );
     ensure!(ctx.backend.count(ns, None).await? == 2, "two distinct keys");
     Ok(())
 }
 
 pub(crate) async fn get_batch_keeps_order(ctx: Ctx) -> anyhow::Result<()> {
     let ns = ctx.ns();
-    ctx.put_all(ns, (0..5).map(|i| Record::new(format!("k{i}"), vec![1.0, i as f32], tag(i))).collect()).await?;
-    let keys: Vec<String> = ["k3", "missing", "k0", "k3", "k4"].iter().map(|s| (*s).to_owned()).collect();
+    ctx.put_all(
+        ns,
+        (0..5)
+            .map(|i| Record::new(format!("k{i}"), vec![1.0, i as f32], tag(i)))
+            .collect(),
+    )
+    .await?;
+    let keys: Vec<String> = ["k3", "missing", "k0", "k3", "k4"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     let got = ctx.backend.get_batch(ns, &keys).await?;
     ensure!(got.len() == 5, "one entry per key");
-    let tags: Vec<Option<serde_json::Value>> = got.iter().map(|g| g.as_ref().map(|g| g.metadata["i"].clone())).collect();
-    ensure!(tags == vec![Some(json!(3)), None, Some(json!(0)), Some(json!(3)), Some(json!(4))], "{tags:?}");
-    expect_kind(ctx.backend.get_batch(ns, &["ok".into(), String::new()]).await, ErrorKind::InvalidKey, "bad key in get_batch")?;
+    let tags: Vec<Option<serde_json::Value>> = got
+        .iter()
+        .map(|g| g.as_ref().map(|g| g.metadata["i"].clone()))
+        .collect();
+    ensure!(
+        tags == vec![
+            Some(json!(3)),
+            None,
+            Some(json!(0)),
+            Some(json!(3)),
+            Some(json!(4))
+        ],
+        "{tags:?}"
+    );
+    expect_kind(
+        ctx.backend
+            .get_batch(ns, &["ok".into(), String::new()])
+            .await,
+        ErrorKind::InvalidKey,
+        "bad key in get_batch",
+    )?;
     Ok(())
 }
 
 pub(crate) async fn delete_batch_counts_existing(ctx: Ctx) -> anyhow::Result<()> {
     let b = &ctx.backend;
     let ns = ctx.ns();
-    ctx.put_all(ns, (0..10).map(|i| Record::new(format!("k{i}"), vec![1.0, i as f32], tag(i))).collect()).await?;
-    let keys: Vec<String> = ["k1", "k2", "nope", "k9"].iter().map(|s| (*s).to_owned()).collect();
-    ensure!(b.delete_batch(ns, &keys).await? == 3, "three of four existed");
+    ctx.put_all(
+        ns,
+        (0..10)
+            .map(|i| Record::new(format!("k{i}"), vec![1.0, i as f32], tag(i)))
+            .collect(),
+    )
+    .await?;
+    let keys: Vec<String> = ["k1", "k2", "nope", "k9"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    ensure!(
+        b.delete_batch(ns, &keys).await? == 3,
+        "three of four existed"
+    );
     ensure!(b.count(ns, None).await? == 7, "seven left");
     ensure!(b.delete_batch(ns, &keys).await? == 0, "none exist any more");
-    expect_kind(b.delete_batch(ns, &["k0".into(), String::new()]).await, ErrorKind::InvalidKey, "bad key")?;
-    ensure!(b.get(ns, "k0").await?.is_some(), "a rejected delete_batch deletes nothing");
+    expect_kind(
+        b.delete_batch(ns, &["k0".into(), String::new()]).await,
+        ErrorKind::InvalidKey,
+        "bad key",
+    )?;
+    ensure!(
+        b.get(ns, "k0").await?.is_some(),
+        "a rejected delete_batch deletes nothing"
+    );
     Ok(())
 }
 
@@ -89,16 +162,26 @@ pub(crate) async fn large_batch_round_trips(ctx: Ctx) -> anyhow::Result<()> {
     let mut rng = ctx.rng();
     let n = 3000;
     let data = super::super::fixture::random_unit(&mut rng, n, 32);
-    let records: Vec<Record> = data.iter().enumerate().map(|(i, v)| Record::new(format!("key/{i:05}"), v.clone(), tag(i))).collect();
+    let records: Vec<Record> = data
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record::new(format!("key/{i:05}"), v.clone(), tag(i)))
+        .collect();
     ctx.put_all(ns, records).await?;
     ensure!(b.count(ns, None).await? == n as u64, "all {n} counted");
     let keys: Vec<String> = (0..n).step_by(97).map(|i| format!("key/{i:05}")).collect();
     let got = b.get_batch(ns, &keys).await?;
     for (k, g) in keys.iter().zip(got) {
         let i: usize = k[4..].parse()?;
-        ensure!(g.is_some_and(|g| g.embedding == data[i] && g.metadata == tag(i)), "{k} round-trips");
+        ensure!(
+            g.is_some_and(|g| g.embedding == data[i] && g.metadata == tag(i)),
+            "{k} round-trips"
+        );
     }
     let hits = b.query(ns, &data[1234], 1, None).await?;
-    ensure!(hits.first().is_some_and(|h| h.key == "key/01234"), "nearest to itself: {hits:?}");
+    ensure!(
+        hits.first().is_some_and(|h| h.key == "key/01234"),
+        "nearest to itself: {hits:?}"
+    );
     Ok(())
 }

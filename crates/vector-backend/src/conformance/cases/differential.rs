@@ -20,30 +20,61 @@ async fn differential(ctx: &Ctx, metric: Metric) -> anyhow::Result<()> {
     let queries = clustered(&mut rng, QUERIES, DIM, 30, 0.2);
     for index in [IndexKind::Auto, IndexKind::Flat, IndexKind::Hnsw] {
         let ns = ctx.extra_ns(index.as_str());
-        if !ctx.create_if_supported(&ns, &NamespaceConfig::new(DIM).with_metric(metric).with_index(index)).await? {
+        if !ctx
+            .create_if_supported(
+                &ns,
+                &NamespaceConfig::new(DIM)
+                    .with_metric(metric)
+                    .with_index(index),
+            )
+            .await?
+        {
             continue;
         }
-        let exact = index == IndexKind::Flat || (index == IndexKind::Auto && ctx.caps.auto_index_is_exact);
-        let records: Vec<Record> = data.iter().enumerate().map(|(i, v)| Record::new(format!("v{i:04}"), v.clone(), tag(i))).collect();
+        let exact =
+            index == IndexKind::Flat || (index == IndexKind::Auto && ctx.caps.auto_index_is_exact);
+        let records: Vec<Record> = data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Record::new(format!("v{i:04}"), v.clone(), tag(i)))
+            .collect();
         for chunk in records.chunks(1000) {
             ctx.put_all(&ns, chunk.to_vec()).await?;
         }
         let mut found = 0usize;
         for q in &queries {
-            let mut oracle: Vec<(f64, usize)> = data.iter().enumerate().map(|(i, v)| (score::reference(metric, q, v).score, i)).collect();
+            let mut oracle: Vec<(f64, usize)> = data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (score::reference(metric, q, v).score, i))
+                .collect();
             oracle.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-            let want: Vec<String> = oracle.iter().take(K).map(|(_, i)| format!("v{i:04}")).collect();
+            let want: Vec<String> = oracle
+                .iter()
+                .take(K)
+                .map(|(_, i)| format!("v{i:04}"))
+                .collect();
             let hits = ctx.backend.query(&ns, q, K, None).await?;
-            ensure!(hits.len() == K, "{metric}/{index:?}: {} results", hits.len());
+            ensure!(
+                hits.len() == K,
+                "{metric}/{index:?}: {} results",
+                hits.len()
+            );
             let got: Vec<String> = hits.iter().map(|h| h.key.clone()).collect();
             if exact {
-                ensure!(got == want, "{metric}/{index:?} is exact but differs from the oracle\n got {got:?}\nwant {want:?}");
+                ensure!(
+                    got == want,
+                    "{metric}/{index:?} is exact but differs from the oracle\n got {got:?}\nwant {want:?}"
+                );
             }
             let want: HashSet<&String> = want.iter().collect();
             found += got.iter().filter(|k| want.contains(k)).count();
         }
         let recall = found as f64 / (QUERIES * K) as f64;
-        ensure!(recall >= 0.95, "{metric}/{index:?}: recall@{K} {recall:.3} below 0.95");
+        ensure!(
+            recall >= 0.95,
+            "{metric}/{index:?}: recall@{K} {recall:.3} below 0.95"
+        );
     }
     Ok(())
 }

@@ -155,7 +155,14 @@ impl Ctx {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| seed_of(case));
         let used = Arc::new(Mutex::new(vec![ns.clone()]));
-        Self { backend, caps, reopen, ns, seed, used }
+        Self {
+            backend,
+            caps,
+            reopen,
+            ns,
+            seed,
+            used,
+        }
     }
 
     /// A second backend object opened from the same URL.
@@ -203,7 +210,13 @@ impl Ctx {
     }
 
     /// Upserts one record, with context on failure.
-    pub(crate) async fn put(&self, ns: &str, key: &str, e: Vec<f32>, m: Metadata) -> anyhow::Result<()> {
+    pub(crate) async fn put(
+        &self,
+        ns: &str,
+        key: &str,
+        e: Vec<f32>,
+        m: Metadata,
+    ) -> anyhow::Result<()> {
         self.backend
             .upsert(ns, key, e, m)
             .await
@@ -212,14 +225,23 @@ impl Ctx {
 
     /// Creates `ns` with `config`, or returns Ok(false) after asserting `Unsupported` when the
     /// backend does not advertise the config's metric or index.
-    pub(crate) async fn create_if_supported(&self, ns: &str, config: &NamespaceConfig) -> anyhow::Result<bool> {
-        let supported = self.caps.supports_metric(config.metric) && self.caps.supports_index(config.index);
+    pub(crate) async fn create_if_supported(
+        &self,
+        ns: &str,
+        config: &NamespaceConfig,
+    ) -> anyhow::Result<bool> {
+        let supported =
+            self.caps.supports_metric(config.metric) && self.caps.supports_index(config.index);
         let r = self.backend.create_namespace(ns, config).await;
         if supported {
             r.with_context(|| format!("create {ns} with {config:?}"))?;
             Ok(true)
         } else {
-            expect_kind(r, ErrorKind::Unsupported, "create_namespace with an unadvertised metric/index")?;
+            expect_kind(
+                r,
+                ErrorKind::Unsupported,
+                "create_namespace with an unadvertised metric/index",
+            )?;
             Ok(false)
         }
     }
@@ -241,7 +263,10 @@ pub(crate) fn expect_kind<T: std::fmt::Debug>(
     what: &str,
 ) -> anyhow::Result<()> {
     match r {
-        Ok(v) => bail!("{what}: expected {kind:?}, got Ok({:.200})", format!("{v:?}")),
+        Ok(v) => bail!(
+            "{what}: expected {kind:?}, got Ok({:.200})",
+            format!("{v:?}")
+        ),
         Err(e) => {
             let same = match (e.kind(), kind) {
                 (ErrorKind::DimensionMismatch { .. }, ErrorKind::DimensionMismatch { .. }) => true,

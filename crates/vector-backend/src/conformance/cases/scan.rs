@@ -14,13 +14,19 @@ pub(crate) async fn pages_cover_every_record_once(ctx: Ctx) -> anyhow::Result<()
     let ns = ctx.ns();
     let n = 1234;
     // Keys whose byte order differs from their numeric order, plus unicode and punctuation.
-    let keys: Vec<String> = (0..n).map(|i| match i % 4 {
-        0 => format!("{i}"),
-        1 => format!("k:{i}"),
-        2 => format!("ü/{i}"),
-        _ => format!("Z {i}"),
-    }).collect();
-    let records = keys.iter().enumerate().map(|(i, k)| Record::new(k.clone(), vec![1.0, i as f32], tag(i))).collect();
+    let keys: Vec<String> = (0..n)
+        .map(|i| match i % 4 {
+            0 => format!("{i}"),
+            1 => format!("k:{i}"),
+            2 => format!("ü/{i}"),
+            _ => format!("Z {i}"),
+        })
+        .collect();
+    let records = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Record::new(k.clone(), vec![1.0, i as f32], tag(i)))
+        .collect();
     ctx.put_all(ns, records).await?;
     let mut seen = Vec::new();
     let mut request = ScanRequest::new(100);
@@ -31,7 +37,11 @@ pub(crate) async fn pages_cover_every_record_once(ctx: Ctx) -> anyhow::Result<()
         ensure!(page.records.len() <= 100, "page size respected");
         for r in &page.records {
             let i: usize = r.metadata["i"].as_u64().unwrap_or(u64::MAX) as usize;
-            ensure!(keys.get(i) == Some(&r.key) && r.embedding == vec![1.0, i as f32], "record {} intact", r.key);
+            ensure!(
+                keys.get(i) == Some(&r.key) && r.embedding == vec![1.0, i as f32],
+                "record {} intact",
+                r.key
+            );
         }
         seen.extend(page.records.into_iter().map(|r| r.key));
         match page.next_cursor {
@@ -57,18 +67,27 @@ pub(crate) async fn load_filter_set(ctx: &Ctx, ns: &str) -> anyhow::Result<Vec<R
         .with_field("in_stock", FieldType::Bool)
         .with_field("name", FieldType::Keyword);
     ctx.backend.create_namespace(ns, &c).await?;
-    let records: Vec<Record> = filter_records().into_iter().map(|(k, e, m)| Record::new(k, e, m)).collect();
+    let records: Vec<Record> = filter_records()
+        .into_iter()
+        .map(|(k, e, m)| Record::new(k, e, m))
+        .collect();
     ctx.put_all(ns, records.clone()).await?;
     Ok(records)
 }
-
 
 pub(crate) async fn filtered_scan_matches_oracle(ctx: Ctx) -> anyhow::Result<()> {
     let ns = ctx.ns();
     let records = load_filter_set(&ctx, ns).await?;
     let f = Filter::or([Filter::eq("color", "red"), Filter::gt("price", 10)]);
-    let want: Vec<&str> = records.iter().filter(|r| f.matches(&r.metadata)).map(|r| r.key.as_str()).collect();
-    ensure!(!want.is_empty() && want.len() < records.len(), "fixture sanity");
+    let want: Vec<&str> = records
+        .iter()
+        .filter(|r| f.matches(&r.metadata))
+        .map(|r| r.key.as_str())
+        .collect();
+    ensure!(
+        !want.is_empty() && want.len() < records.len(),
+        "fixture sanity"
+    );
     let mut got = Vec::new();
     let mut req = ScanRequest::new(7).with_filter(f.clone());
     loop {
@@ -85,21 +104,42 @@ pub(crate) async fn filtered_scan_matches_oracle(ctx: Ctx) -> anyhow::Result<()>
 
 pub(crate) async fn stream_helper_follows_cursors(ctx: Ctx) -> anyhow::Result<()> {
     let ns = ctx.ns();
-    ctx.put_all(ns, (0..250).map(|i| Record::new(format!("k{i:03}"), vec![1.0, i as f32], tag(i))).collect()).await?;
-    let pages: Vec<Vec<Record>> = crate::scan(&*ctx.backend, ns, ScanRequest::new(60)).try_collect().await?;
-    ensure!(pages.iter().all(|p| !p.is_empty() && p.len() <= 60), "pages of at most 60, none empty");
+    ctx.put_all(
+        ns,
+        (0..250)
+            .map(|i| Record::new(format!("k{i:03}"), vec![1.0, i as f32], tag(i)))
+            .collect(),
+    )
+    .await?;
+    let pages: Vec<Vec<Record>> = crate::scan(&*ctx.backend, ns, ScanRequest::new(60))
+        .try_collect()
+        .await?;
+    ensure!(
+        pages.iter().all(|p| !p.is_empty() && p.len() <= 60),
+        "pages of at most 60, none empty"
+    );
     let keys: Vec<String> = pages.into_iter().flatten().map(|r| r.key).collect();
     let want: Vec<String> = (0..250).map(|i| format!("k{i:03}")).collect();
-    ensure!(keys == want, "the stream yields every record once, in order");
-    let empty: Vec<Vec<Record>> = crate::scan(&*ctx.backend, "vt_absent_ns", ScanRequest::default()).try_collect().await?;
+    ensure!(
+        keys == want,
+        "the stream yields every record once, in order"
+    );
+    let empty: Vec<Vec<Record>> =
+        crate::scan(&*ctx.backend, "vt_absent_ns", ScanRequest::default())
+            .try_collect()
+            .await?;
     ensure!(empty.is_empty(), "an absent namespace streams nothing");
     Ok(())
 }
 
 pub(crate) async fn rejects_oversized_page(ctx: Ctx) -> anyhow::Result<()> {
     let ns = ctx.ns();
-    ctx.put_all(ns, vec![Record::new("a", vec![1.0], tag(0))]).await?;
-    let r = ctx.backend.scan_page(ns, &ScanRequest::new(crate::validate::MAX_PAGE_SIZE + 1)).await;
+    ctx.put_all(ns, vec![Record::new("a", vec![1.0], tag(0))])
+        .await?;
+    let r = ctx
+        .backend
+        .scan_page(ns, &ScanRequest::new(crate::validate::MAX_PAGE_SIZE + 1))
+        .await;
     expect_kind(r, ErrorKind::InvalidArgument, "page size above the maximum")
 }
 
@@ -113,10 +153,16 @@ pub(crate) async fn count_with_filter_matches_oracle(ctx: Ctx) -> anyhow::Result
         Filter::not(Filter::exists("in_stock")),
     ] {
         let want = records.iter().filter(|r| f.matches(&r.metadata)).count() as u64;
-        ensure!(want > 0 && want < records.len() as u64, "fixture sanity for {f}");
+        ensure!(
+            want > 0 && want < records.len() as u64,
+            "fixture sanity for {f}"
+        );
         let got = ctx.backend.count(ns, Some(&f)).await?;
         ensure!(got == want, "count({f}) = {got}, oracle {want}");
     }
-    ensure!(ctx.backend.count(ns, None).await? == records.len() as u64, "unfiltered count");
+    ensure!(
+        ctx.backend.count(ns, None).await? == records.len() as u64,
+        "unfiltered count"
+    );
     Ok(())
 }

@@ -1,0 +1,302 @@
+//! [`MetricsBackend`]: the one place metrics are recorded. It implements [`VectorBackend`] by
+//! delegating every method to the wrapped backend and reporting each call to a
+//! [`MetricsCallback`], so no backend calls metrics itself.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use vector_backend::{
+    Capabilities, DynBackend, ErrorKind, Filter, Metadata, NamespaceConfig, NamespaceInfo,
+    QueryRequest, Record, Result, ScanPage, ScanRequest, SearchResult, StoredVector, VectorBackend,
+};
+
+use crate::event::{MetricsCallback, MetricsEvent, operation as op};
+
+/// A backend that records the design document's metrics for every call of the backend it
+/// wraps. Opening it reports a connection; [`VectorBackend::close`] (or dropping it unclosed)
+/// reports its end.
+#[derive(Debug)]
+pub struct MetricsBackend<B> {
+    inner: B,
+    callback: MetricsCallback,
+    closed: AtomicBool,
+}
+
+/// Wraps a type-erased backend: the usual way to add metrics to whatever the factory opened.
+pub fn instrument(backend: DynBackend, callback: MetricsCallback) -> DynBackend {
+    Arc::new(MetricsBackend::new(backend, callback))
+}
+
+impl<B: VectorBackend> MetricsBackend<B> {
+    /// Wraps `inner`, reporting to `callback`.
+    pub fn new(inner: B, callback: MetricsCallback) -> Self {
+        callback.call(&MetricsEvent::ConnectionOpened);
+        Self {
+            inner,
+            callback,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+
+    /// Updates `vector_namespaces_total` and `vector_count_per_namespace` from the backend
+    /// (`list_namespaces`, then `namespace_info` for at most `max_namespaces` of them).
+    /// These calls are not counted as operations, so a periodic refresh does not distort
+    /// `vector_query_total`.
+    ///
+    /// # Errors
+    /// The first error of the backend.
+    pub async fn refresh_gauges(&self, max_namespaces: usize) -> Result<()> {
+        let names = self.inner.list_namespaces().await?;
+        self.callback.call(&MetricsEvent::NamespacesTotal {
+            count: names.len() as u64,
+        });
+        for name in names.iter().take(max_namespaces) {
+            if let Some(info) = self.inner.namespace_info(name).await? {
+                self.callback.call(&MetricsEvent::NamespaceCount {
+                    namespace: name,
+                    count: info.count,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn observe<T>(
+        &self,
+        operation: &'static str,
+        namespace: &str,
+        call: impl Future<Output = Result<T>> + Send,
+    ) -> Result<T> {
+        let started = Instant::now();
+        let result = call.await;
+        self.callback.call(&MetricsEvent::Operation {
+            operation,
+            namespace,
+            duration: started.elapsed(),
+            error: result.as_ref().err().map(|e| e.kind()),
+        });
+        result
+    }
+
+    fn namespace_count(&self, namespace: &str, count: u64) {
+        self.callback
+            .call(&MetricsEvent::NamespaceCount { namespace, count });
+    }
+
+    fn report_closed(&self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.callback.call(&MetricsEvent::ConnectionClosed);
+        }
+    }
+}
+
+impl<B> Drop for MetricsBackend<B> {
+    fn drop(&mut self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.callback.call(&MetricsEvent::ConnectionClosed);
+        }
+    }
+}
+
+#[async_trait]
+impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
+    fn backend_type(&self) -> &'static str {
+        self.inner.backend_type()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn health_check(&self) -> bool {
+        let healthy = self
+            .observe(op::HEALTH_CHECK, "", async {
+                if self.inner.health_check().await {
+                    Ok(())
+                } else {
+                    Err(vector_backend::Error::new(
+                        ErrorKind::Unavailable,
+                        "health check failed",
+                    ))
+                }
+            })
+            .await;
+        healthy.is_ok()
+    }
+
+    async fn create_namespace(&self, namespace: &str, config: &NamespaceConfig) -> Result<()> {
+        self.observe(
+            op::CREATE_NAMESPACE,
+            namespace,
+            self.inner.create_namespace(namespace, config),
+        )
+        .await
+    }
+
+    async fn namespace_info(&self, namespace: &str) -> Result<Option<NamespaceInfo>> {
+        let info = self
+            .observe(
+                op::NAMESPACE_INFO,
+                namespace,
+                self.inner.namespace_info(namespace),
+            )
+            .await?;
+        if let Some(info) = &info {
+            self.namespace_count(namespace, info.count);
+        }
+        Ok(info)
+    }
+
+    async fn drop_namespace(&self, namespace: &str) -> Result<bool> {
+        let existed = self
+            .observe(
+                op::DROP_NAMESPACE,
+                namespace,
+                self.inner.drop_namespace(namespace),
+            )
+            .await?;
+        if existed {
+            self.namespace_count(namespace, 0);
+        }
+        Ok(existed)
+    }
+
+    async fn list_namespaces(&self) -> Result<Vec<String>> {
+        let names = self
+            .observe(op::LIST_NAMESPACES, "", self.inner.list_namespaces())
+            .await?;
+        self.callback.call(&MetricsEvent::NamespacesTotal {
+            count: names.len() as u64,
+        });
+        Ok(names)
+    }
+
+    async fn clear_namespace(&self, namespace: &str) -> Result<u64> {
+        let deleted = self
+            .observe(
+                op::CLEAR_NAMESPACE,
+                namespace,
+                self.inner.clear_namespace(namespace),
+            )
+            .await?;
+        self.namespace_count(namespace, 0);
+        Ok(deleted)
+    }
+
+    async fn upsert_batch(&self, namespace: &str, records: Vec<Record>) -> Result<()> {
+        self.observe(
+            op::UPSERT_BATCH,
+            namespace,
+            self.inner.upsert_batch(namespace, records),
+        )
+        .await
+    }
+
+    async fn get_batch(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<StoredVector>>> {
+        self.observe(
+            op::GET_BATCH,
+            namespace,
+            self.inner.get_batch(namespace, keys),
+        )
+        .await
+    }
+
+    async fn delete_batch(&self, namespace: &str, keys: &[String]) -> Result<u64> {
+        self.observe(
+            op::DELETE_BATCH,
+            namespace,
+            self.inner.delete_batch(namespace, keys),
+        )
+        .await
+    }
+
+    async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
+        self.observe(op::QUERY, namespace, self.inner.search(namespace, request))
+            .await
+    }
+
+    async fn count(&self, namespace: &str, filter: Option<&Filter>) -> Result<u64> {
+        let n = self
+            .observe(op::COUNT, namespace, self.inner.count(namespace, filter))
+            .await?;
+        if filter.is_none() {
+            self.namespace_count(namespace, n);
+        }
+        Ok(n)
+    }
+
+    async fn scan_page(&self, namespace: &str, request: &ScanRequest) -> Result<ScanPage> {
+        self.observe(
+            op::SCAN,
+            namespace,
+            self.inner.scan_page(namespace, request),
+        )
+        .await
+    }
+
+    async fn delete_by_filter(&self, namespace: &str, filter: &Filter) -> Result<u64> {
+        self.observe(
+            op::DELETE_BY_FILTER,
+            namespace,
+            self.inner.delete_by_filter(namespace, filter),
+        )
+        .await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+        self.report_closed();
+    }
+
+    async fn upsert(
+        &self,
+        namespace: &str,
+        key: &str,
+        embedding: Vec<f32>,
+        metadata: Metadata,
+    ) -> Result<()> {
+        self.observe(
+            op::UPSERT,
+            namespace,
+            self.inner.upsert(namespace, key, embedding, metadata),
+        )
+        .await
+    }
+
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<StoredVector>> {
+        self.observe(op::GET, namespace, self.inner.get(namespace, key))
+            .await
+    }
+
+    async fn query(
+        &self,
+        namespace: &str,
+        embedding: &[f32],
+        k: usize,
+        threshold: Option<f64>,
+    ) -> Result<Vec<SearchResult>> {
+        self.observe(
+            op::QUERY,
+            namespace,
+            self.inner.query(namespace, embedding, k, threshold),
+        )
+        .await
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
+        self.observe(op::DELETE, namespace, self.inner.delete(namespace, key))
+            .await
+    }
+}

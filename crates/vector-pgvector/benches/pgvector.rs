@@ -1,0 +1,277 @@
+//! Benchmarks against the live server `PG_CONNECTION_STRING` names (`cargo xtask bench -p
+//! vector-pgvector` starts one): bulk-load rate through the COPY path, and single-query latency
+//! (p50, p99) and QPS at 100,000 × 384, k = 10, for the backend beside the same query sent as
+//! raw SQL over the same pool, so the abstraction's overhead is a ratio.
+//!
+//! Without the variable it prints "not run" and exits 0. `VTIER_BENCH_N` overrides the
+//! number of vectors (default 100,000).
+
+#![allow(clippy::print_stdout)] // A benchmark reports on the terminal.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use pgvector::Vector;
+use vector_backend::{IndexKind, Metadata, NamespaceConfig, OpenBackend, Record, VectorBackend};
+use vector_pgvector::PgVectorBackend;
+
+const DIM: usize = 384;
+const K: usize = 10;
+const CLUSTERS: usize = 100;
+
+/// SplitMix64 and a rough normal: the same data on every run.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn normal(&mut self) -> f32 {
+        (0..12).map(|_| self.unit()).sum::<f32>() - 6.0
+    }
+}
+
+/// Clustered vectors: the shape of real embeddings (uniform data is an index's worst case).
+fn clustered(n: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = Rng(seed);
+    let centres: Vec<Vec<f32>> = (0..CLUSTERS)
+        .map(|_| (0..DIM).map(|_| rng.unit() * 2.0 - 1.0).collect())
+        .collect();
+    (0..n)
+        .map(|_| {
+            let c = &centres[(rng.next() % CLUSTERS as u64) as usize];
+            c.iter().map(|x| x + 0.15 * rng.normal()).collect()
+        })
+        .collect()
+}
+
+fn records(data: &[Vec<f32>], offset: usize) -> Vec<Record> {
+    data.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let mut m = Metadata::new();
+            m.insert("i".into(), (offset + i).into());
+            Record::new(format!("doc-{:07}", offset + i), v.clone(), m)
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The same kNN the backend sends, by hand: settings in a transaction, k rows, no over-fetch,
+/// no validation, no metadata parsing.
+async fn raw_query(pool: &deadpool_postgres::Pool, sql: &str, q: &Vector) -> usize {
+    let client = pool.get().await.expect("pool");
+    let stmt = client.prepare_cached(sql).await.expect("prepare");
+    let limit = K as i64;
+    let (a, rows, c) = futures_util::future::join3(
+        client.batch_execute("BEGIN; SET LOCAL hnsw.ef_search = 400"),
+        client.query(&stmt, &[q, &limit]),
+        client.batch_execute("COMMIT"),
+    )
+    .await;
+    a.and(c).expect("transaction");
+    let rows = rows.expect("query");
+    rows.iter().map(|r| r.get::<_, &str>(0).len()).sum()
+}
+
+fn main() {
+    let Some(url) = std::env::var("PG_CONNECTION_STRING")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        println!(
+            "pgvector benchmarks: not run: PG_CONNECTION_STRING unset (cargo xtask bench -p vector-pgvector starts a server)"
+        );
+        return;
+    };
+    let n: usize = std::env::var("VTIER_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let backend = Arc::new(rt.block_on(PgVectorBackend::open(&url)).expect("open"));
+    let ns = format!("vtbench_{n}x{DIM}");
+    let flat = format!("vtbench_load_{DIM}");
+    let data = clustered(n, 1);
+    let queries: Vec<Vec<f32>> = {
+        let mut rng = Rng(99);
+        (0..200)
+            .map(|i| {
+                data[(i * 7919) % n]
+                    .iter()
+                    .map(|x| x + 0.1 * rng.normal())
+                    .collect()
+            })
+            .collect()
+    };
+
+    // Setup: the query namespace (auto = HNSW), loaded in one COPY batch; the index is built
+    // after the load.
+    rt.block_on(async {
+        let _ = backend.drop_namespace(&ns).await;
+        backend.create_namespace(&ns, &NamespaceConfig::new(DIM)).await.expect("create");
+        let started = Instant::now();
+        backend.upsert_batch(&ns, records(&data, 0)).await.expect("load");
+        let took = started.elapsed();
+        println!(
+            "setup: loaded {n} × {DIM} into an HNSW namespace (COPY, then index build) in {took:.1?} = {:.0} vectors/s",
+            n as f64 / took.as_secs_f64()
+        );
+    });
+
+    let mut c = Criterion::default().configure_from_args();
+
+    // Bulk-load rate through COPY (no index: the load path itself).
+    {
+        let batch = 10_000.min(n);
+        let chunk = records(&data[..batch], 0);
+        let mut g = c.benchmark_group("bulk_load");
+        g.throughput(Throughput::Elements(batch as u64))
+            .sample_size(10);
+        rt.block_on(async {
+            let _ = backend.drop_namespace(&flat).await;
+            let cfg = NamespaceConfig::new(DIM).with_index(IndexKind::Flat);
+            backend.create_namespace(&flat, &cfg).await.expect("create");
+        });
+        g.bench_function(format!("copy_upsert_{batch}x{DIM}"), |b| {
+            b.to_async(&rt)
+                .iter(|| backend.upsert_batch(&flat, chunk.clone()));
+        });
+        g.finish();
+        rt.block_on(async {
+            let _ = backend.drop_namespace(&flat).await;
+        });
+    }
+
+    let sql = rt
+        .block_on(backend.knn_sql(&ns, false))
+        .expect("sql")
+        .expect("namespace");
+    let pool = backend.pool().clone();
+    let qvecs: Vec<Vector> = queries.iter().map(|q| Vector::from(q.clone())).collect();
+    // Warm the caches both ways first, so neither path pays for loading the index pages.
+    rt.block_on(async {
+        for (q, v) in queries.iter().zip(&qvecs) {
+            backend.query(&ns, q, K, None).await.expect("query");
+            raw_query(&pool, &sql, v).await;
+        }
+    });
+    {
+        let mut g = c.benchmark_group(format!("query_{n}x{DIM}_k{K}"));
+        let mut i = 0usize;
+        g.bench_function("backend", |b| {
+            b.to_async(&rt).iter(|| {
+                i += 1;
+                backend.query(&ns, &queries[i % queries.len()], K, None)
+            });
+        });
+        let mut j = 0usize;
+        g.bench_function("raw_sql", |b| {
+            b.to_async(&rt).iter(|| {
+                j += 1;
+                raw_query(&pool, &sql, &qvecs[j % qvecs.len()])
+            });
+        });
+        g.finish();
+    }
+
+    // Latency percentiles (sequential) and throughput (8 concurrent clients), both ways.
+    rt.block_on(async {
+        let rounds = 1000;
+        let lat = |backend_path: bool| {
+            let backend = backend.clone();
+            let (ns, sql, pool) = (ns.clone(), sql.clone(), pool.clone());
+            let (queries, qvecs) = (queries.clone(), qvecs.clone());
+            async move {
+                let mut times = Vec::with_capacity(rounds);
+                for r in 0..rounds {
+                    let t = Instant::now();
+                    if backend_path {
+                        backend.query(&ns, &queries[r % queries.len()], K, None).await.expect("query");
+                    } else {
+                        raw_query(&pool, &sql, &qvecs[r % qvecs.len()]).await;
+                    }
+                    times.push(t.elapsed());
+                }
+                times.sort();
+                (percentile(&times, 0.5), percentile(&times, 0.99))
+            }
+        };
+        let (bp50, bp99) = lat(true).await;
+        let (rp50, rp99) = lat(false).await;
+        let qps = |backend_path: bool| {
+            let backend = backend.clone();
+            let (ns, sql, pool) = (ns.clone(), sql.clone(), pool.clone());
+            let (queries, qvecs) = (Arc::new(queries.clone()), Arc::new(qvecs.clone()));
+            async move {
+                let window = Duration::from_secs(5);
+                let start = Instant::now();
+                let mut tasks = tokio::task::JoinSet::new();
+                for w in 0..8usize {
+                    let (backend, ns, sql, pool) = (backend.clone(), ns.clone(), sql.clone(), pool.clone());
+                    let (queries, qvecs) = (queries.clone(), qvecs.clone());
+                    tasks.spawn(async move {
+                        let mut done = 0usize;
+                        while start.elapsed() < window {
+                            let r = w * 31 + done;
+                            if backend_path {
+                                backend.query(&ns, &queries[r % queries.len()], K, None).await.expect("query");
+                            } else {
+                                raw_query(&pool, &sql, &qvecs[r % qvecs.len()]).await;
+                            }
+                            done += 1;
+                        }
+                        done
+                    });
+                }
+                let mut total = 0;
+                while let Some(d) = tasks.join_next().await {
+                    total += d.expect("task");
+                }
+                total as f64 / start.elapsed().as_secs_f64()
+            }
+        };
+        let bq = qps(true).await;
+        let rq = qps(false).await;
+        // Recall@10 of the backend against exact f64 search, on 50 queries.
+        let mut found = 0;
+        for q in queries.iter().take(50) {
+            let mut exact: Vec<(f64, usize)> = data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (vector_backend::score::reference(vector_backend::Metric::Cosine, q, v).score, i))
+                .collect();
+            exact.select_nth_unstable_by(K, |a, b| b.0.total_cmp(&a.0));
+            let want: Vec<String> = exact[..K].iter().map(|(_, i)| format!("doc-{i:07}")).collect();
+            let got = backend.query(&ns, q, K, None).await.expect("query");
+            found += got.iter().filter(|h| want.contains(&h.key)).count();
+        }
+        println!("\n== pgvector at {n} × {DIM}, k = {K}, cosine, HNSW (m 16, ef_construction 64, ef_search 400)");
+        println!("| path | p50 | p99 | QPS (8 clients) |");
+        println!("|---|---|---|---|");
+        println!("| backend | {bp50:.2?} | {bp99:.2?} | {bq:.0} |");
+        println!("| raw SQL | {rp50:.2?} | {rp99:.2?} | {rq:.0} |");
+        println!(
+            "| backend cost (latency backend/raw, QPS raw/backend) | {:.2} | {:.2} | {:.2} |",
+            bp50.as_secs_f64() / rp50.as_secs_f64(),
+            bp99.as_secs_f64() / rp99.as_secs_f64(),
+            rq / bq
+        );
+        println!("recall@10 of the backend vs exact search: {:.3}", found as f64 / (50 * K) as f64);
+        let _ = backend.drop_namespace(&ns).await;
+    });
+    c.final_summary();
+}

@@ -1,0 +1,323 @@
+//! How namespaces and records map onto Redis keys, hash fields and RediSearch index fields.
+//!
+//! Per namespace `ns` (1..=64 of `[A-Za-z0-9_-]`, so never a `:`):
+//!
+//! | Redis object | name |
+//! |---|---|
+//! | RediSearch index | `vtier:idx:{ns}` (index names are case-sensitive) |
+//! | record hashes | `vtier:ns:{ns}:{key}` (the index's only key prefix) |
+//! | sorted set of keys (score 0, for byte-ordered scans) | `vtier:keys:{ns}` |
+//! | config hash | `vtier:cfg:{ns}` |
+//! | registry set of every namespace | `vtier:namespaces` |
+//!
+//! The mapping is injective: a namespace holds no `:`, so the prefix `vtier:ns:a:` of one
+//! namespace is never a prefix of another's (`vtier:ns:a-b:`, `vtier:ns:A:`), and Redis keys
+//! and RediSearch prefixes compare bytes, case-sensitively.
+//!
+//! A record hash holds `k` (the key), `v` (the embedding, little-endian FLOAT32), `m` (the
+//! metadata as JSON text, so it round-trips exactly), `p` (a TAG listing the declared fields
+//! the record has) and, for the declared field number `i` (in name order), `t{i}` (a TAG of
+//! its encoded values) and for number fields `n{i}` (NUMERIC). Index attribute names are
+//! therefore fixed ASCII, whatever the user's field names are.
+//!
+//! TAG values are encoded so that no user string is ever RediSearch syntax: strings become
+//! `s` + lower-case hex of their UTF-8 bytes, numbers `n` + the hex bits of their f64 value
+//! (`-0` folded into `0`, so equal numbers encode equally), booleans `b1`/`b0`. Encoded values
+//! are lower-case alphanumerics: TAG lower-casing, trimming and the `,` separator leave them
+//! intact, and hex is injective, so a TAG match is exact string equality.
+
+use std::fmt::Write as _;
+
+use vector_backend::{FieldType, FilterValue, IndexKind, Metric, NamespaceConfig};
+
+/// The set of every namespace this tier created.
+pub(crate) const REGISTRY: &str = "vtier:namespaces";
+/// Hash fields of a record.
+pub(crate) const F_KEY: &str = "k";
+pub(crate) const F_VEC: &str = "v";
+pub(crate) const F_META: &str = "m";
+pub(crate) const F_PRESENT: &str = "p";
+/// The field of a namespace's config hash holding the config as JSON.
+pub(crate) const CFG_FIELD: &str = "config";
+/// The KNN score alias (a distance, ascending).
+pub(crate) const SCORE_ALIAS: &str = "__vtier_distance";
+
+/// The Redis names of one namespace.
+#[derive(Clone, Debug)]
+pub(crate) struct Names {
+    pub(crate) index: String,
+    pub(crate) prefix: String,
+    pub(crate) keys: String,
+    pub(crate) config: String,
+}
+
+impl Names {
+    /// The names of `ns`, which must already be validated (no `:`).
+    pub(crate) fn of(ns: &str) -> Self {
+        Self {
+            index: format!("vtier:idx:{ns}"),
+            prefix: format!("vtier:ns:{ns}:"),
+            keys: format!("vtier:keys:{ns}"),
+            config: format!("vtier:cfg:{ns}"),
+        }
+    }
+
+    /// The hash key of a record.
+    pub(crate) fn record(&self, key: &str) -> String {
+        let mut s = String::with_capacity(self.prefix.len() + key.len());
+        s.push_str(&self.prefix);
+        s.push_str(key);
+        s
+    }
+}
+
+/// Index attribute name of the TAG of declared field number `i`.
+pub(crate) fn tag_attr(i: usize) -> String {
+    format!("t{i}")
+}
+
+/// Index attribute name of the NUMERIC of declared field number `i`.
+pub(crate) fn num_attr(i: usize) -> String {
+    format!("n{i}")
+}
+
+fn hex_into(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+/// The TAG encoding of a string.
+pub(crate) fn enc_str(s: &str) -> String {
+    let mut out = String::with_capacity(1 + 2 * s.len());
+    out.push('s');
+    hex_into(&mut out, s.as_bytes());
+    out
+}
+
+/// The TAG encoding of a number (compared as f64, `-0 == 0`).
+pub(crate) fn enc_num(n: f64) -> String {
+    let n = if n == 0.0 { 0.0 } else { n };
+    format!("n{:016x}", n.to_bits())
+}
+
+/// The TAG encoding of a boolean.
+pub(crate) fn enc_bool(b: bool) -> String {
+    if b { "b1".to_owned() } else { "b0".to_owned() }
+}
+
+/// The TAG encoding of a filter literal.
+pub(crate) fn enc_value(v: &FilterValue) -> String {
+    match v {
+        FilterValue::String(s) => enc_str(s),
+        FilterValue::Number(n) => enc_num(*n),
+        FilterValue::Bool(b) => enc_bool(*b),
+    }
+}
+
+/// The TAG encodings of a stored JSON value (arrays: every element), as the reference
+/// semantics compare them: only scalars of a matching kind can ever be equal to a literal.
+fn enc_json(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(enc_str(s)),
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64() {
+                out.push(enc_num(f));
+            }
+        }
+        serde_json::Value::Bool(b) => out.push(enc_bool(*b)),
+        serde_json::Value::Array(items) => items.iter().for_each(|i| enc_json(i, out)),
+        serde_json::Value::Null | serde_json::Value::Object(_) => {}
+    }
+}
+
+/// A number formatted for a RediSearch NUMERIC value or range bound: Rust's shortest
+/// round-trip decimal form (digits, `.`, `-` only), which the server parses back exactly.
+pub(crate) fn fmt_num(n: f64) -> String {
+    let n = if n == 0.0 { 0.0 } else { n };
+    format!("{n}")
+}
+
+/// The FT.CREATE arguments after the index name.
+pub(crate) fn create_args(names: &Names, config: &NamespaceConfig) -> Vec<String> {
+    let mut a: Vec<String> = ["ON", "HASH", "PREFIX", "1"].map(str::to_owned).to_vec();
+    a.push(names.prefix.clone());
+    a.push("SCHEMA".to_owned());
+    a.push(F_VEC.to_owned());
+    a.push("VECTOR".to_owned());
+    let metric = match config.metric {
+        Metric::Cosine => "COSINE",
+        Metric::DotProduct => "IP",
+        Metric::Euclidean => "L2",
+    };
+    let dim = config.dimension.to_string();
+    let mut attrs: Vec<String> = vec![
+        "TYPE".into(),
+        "FLOAT32".into(),
+        "DIM".into(),
+        dim,
+        "DISTANCE_METRIC".into(),
+        metric.into(),
+    ];
+    match config.index {
+        IndexKind::Flat => a.push("FLAT".to_owned()),
+        IndexKind::Auto | IndexKind::Hnsw => {
+            a.push("HNSW".to_owned());
+            attrs.extend(["M", "16", "EF_CONSTRUCTION", "200"].map(str::to_owned));
+        }
+    }
+    a.push(attrs.len().to_string());
+    a.extend(attrs);
+    a.extend([F_PRESENT, "TAG", "SEPARATOR", ","].map(str::to_owned));
+    for (i, ty) in config.filterable.values().enumerate() {
+        a.extend([tag_attr(i), "TAG".into(), "SEPARATOR".into(), ",".into()]);
+        if *ty == FieldType::Number {
+            a.extend([num_attr(i), "NUMERIC".into()]);
+        }
+    }
+    a
+}
+
+/// The index-only hash fields of a record: presence, TAG and NUMERIC values, by declared field.
+pub(crate) fn index_fields(
+    config: &NamespaceConfig,
+    metadata: &vector_backend::Metadata,
+) -> Vec<(String, String)> {
+    let mut present = Vec::new();
+    let mut out = Vec::new();
+    for (i, (name, ty)) in config.filterable.iter().enumerate() {
+        let Some(v) = metadata.get(name) else {
+            continue;
+        };
+        if v.is_null() {
+            // The reference semantics treat null as absent (`Exists` is false).
+            continue;
+        }
+        present.push(enc_str(name));
+        let mut tags = Vec::new();
+        enc_json(v, &mut tags);
+        if !tags.is_empty() {
+            out.push((tag_attr(i), tags.join(",")));
+        }
+        if let (FieldType::Number, Some(f)) = (ty, v.as_f64()) {
+            out.push((num_attr(i), fmt_num(f)));
+        }
+    }
+    if !present.is_empty() {
+        out.push((F_PRESENT.to_owned(), present.join(",")));
+    }
+    out
+}
+
+/// An embedding as the little-endian FLOAT32 blob RediSearch reads.
+pub(crate) fn blob(e: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(e.len() * 4);
+    for x in e {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
+
+/// The embedding of a blob, or `None` when its length is not a multiple of 4.
+pub(crate) fn unblob(b: &[u8]) -> Option<Vec<f32>> {
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    Some(
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
+}
+
+/// Lower-case hex of bytes (for cursors).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    hex_into(&mut out, bytes);
+    out
+}
+
+/// The bytes of a lower-case or upper-case hex string.
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prefixes_never_nest_and_names_keep_case() {
+        let a = Names::of("a");
+        for other in ["a-b", "a_b", "A", "ab"] {
+            assert!(!Names::of(other).prefix.starts_with(&a.prefix), "{other}");
+        }
+        assert_ne!(Names::of("Docs").index, Names::of("docs").index);
+        assert_eq!(a.record("x:y"), "vtier:ns:a:x:y");
+    }
+
+    #[test]
+    fn encodings_are_plain_and_injective() {
+        let hostile = [
+            "",
+            " ",
+            "a,b",
+            "A",
+            "a",
+            "{x}",
+            "a|b",
+            "trailing ",
+            "\u{202e}rtl",
+            "漢",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for h in hostile {
+            let e = enc_str(h);
+            assert!(
+                e.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+                "{e}"
+            );
+            assert!(seen.insert(e));
+        }
+        assert_eq!(enc_num(10.0), enc_value(&FilterValue::Number(10.0)));
+        assert_eq!(enc_num(-0.0), enc_num(0.0));
+        assert_ne!(enc_num(10.0), enc_num(10.5));
+        assert_eq!(fmt_num(-4.0), "-4");
+        assert_eq!(fmt_num(1e-7).parse::<f64>().unwrap(), 1e-7);
+    }
+
+    #[test]
+    fn index_fields_follow_declared_types() {
+        let c = NamespaceConfig::new(2)
+            .with_field("color", FieldType::Keyword)
+            .with_field("price", FieldType::Number)
+            .with_field("tags", FieldType::Keyword);
+        let m = json!({"price": 10, "tags": ["a", "b,c"], "note": 1});
+        let f = index_fields(&c, m.as_object().unwrap());
+        let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("t0"), None);
+        assert_eq!(get("t1"), Some(enc_num(10.0)));
+        assert_eq!(get("n1").as_deref(), Some("10"));
+        assert_eq!(
+            get("t2"),
+            Some(format!("{},{}", enc_str("a"), enc_str("b,c")))
+        );
+        assert_eq!(
+            get("p"),
+            Some(format!("{},{}", enc_str("price"), enc_str("tags")))
+        );
+        assert_eq!(
+            unblob(&blob(&[1.5, -0.0, f32::MIN_POSITIVE])).unwrap()[2],
+            f32::MIN_POSITIVE
+        );
+        assert_eq!(unhex(&hex(b"k\xff")).unwrap(), b"k\xff");
+    }
+}

@@ -1,0 +1,158 @@
+//! [`ServeArgs`]: every setting of `vtier serve`, as flags or the design document's
+//! environment variables (`PORT`, `BACKEND_TYPE`, `REDIS_URL`, `WEAVIATE_URL`,
+//! `PG_CONNECTION_STRING`) and `VTIER_*` ones.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use vector_tier::{BackendKind, redact_url};
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+/// Settings of the HTTP service.
+#[derive(Clone, clap::Args)]
+#[non_exhaustive]
+pub struct ServeArgs {
+    /// TCP port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, env = "VTIER_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+
+    /// Backend: memory, redis, weaviate or pgvector.
+    #[arg(long, env = "BACKEND_TYPE", default_value = "memory")]
+    pub backend: BackendKind,
+
+    /// Redis Stack URL, e.g. redis://localhost:6379 (backend redis).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Weaviate URL, e.g. http://localhost:8080 (backend weaviate).
+    #[arg(long, env = "WEAVIATE_URL", hide_env_values = true)]
+    pub weaviate_url: Option<String>,
+
+    /// Weaviate API key (backend weaviate).
+    #[arg(long, env = "WEAVIATE_API_KEY", hide_env_values = true)]
+    pub weaviate_api_key: Option<String>,
+
+    /// PostgreSQL connection string, e.g. postgresql://user:pass@localhost:5432/vector_db
+    /// (backend pgvector).
+    #[arg(long, env = "PG_CONNECTION_STRING", hide_env_values = true)]
+    pub pg_connection_string: Option<String>,
+
+    /// File of API tokens, one per line: `TOKEN` or `NAME:TOKEN`; `#` starts a comment.
+    /// With no tokens configured the API needs no authentication.
+    #[arg(long, env = "VTIER_API_TOKENS_FILE")]
+    pub api_tokens_file: Option<PathBuf>,
+
+    /// API tokens, comma-separated, `TOKEN` or `NAME:TOKEN` (added to the file's).
+    #[arg(long, env = "VTIER_API_TOKENS", hide_env_values = true)]
+    pub api_tokens: Option<String>,
+
+    /// Requests per second allowed per token (per client when auth is off); 0 disables.
+    #[arg(long, env = "VTIER_RATE_LIMIT", default_value_t = 0.0)]
+    pub rate_limit: f64,
+
+    /// Burst size of the rate limit (requests allowed at once).
+    #[arg(long, env = "VTIER_RATE_BURST", default_value_t = 50)]
+    pub rate_burst: u32,
+
+    /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
+    #[arg(long, env = "VTIER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM).
+    #[arg(long, env = "VTIER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "VTIER_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds a request may take before it is answered with 503.
+    #[arg(long, env = "VTIER_REQUEST_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub request_timeout_secs: f64,
+
+    /// Seconds between refreshes of the namespace gauges from the backend.
+    #[arg(long, env = "VTIER_METRICS_REFRESH_SECS", default_value_t = 15.0)]
+    pub metrics_refresh_secs: f64,
+
+    /// Most namespaces that get their own `namespace` metric label (the rest: `__other__`).
+    #[arg(long, env = "VTIER_METRICS_MAX_NAMESPACES", default_value_t = 100)]
+    pub metrics_max_namespaces: usize,
+
+    /// Log format.
+    #[arg(long, env = "VTIER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing EnvFilter syntax); `RUST_LOG` is used when unset.
+    #[arg(long, env = "VTIER_LOG")]
+    pub log: Option<String>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            port: 8000,
+            bind: IpAddr::from([0, 0, 0, 0]),
+            backend: BackendKind::Memory,
+            redis_url: None,
+            weaviate_url: None,
+            weaviate_api_key: None,
+            pg_connection_string: None,
+            api_tokens_file: None,
+            api_tokens: None,
+            rate_limit: 0.0,
+            rate_burst: 50,
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 16 * 1024 * 1024,
+            request_timeout_secs: 30.0,
+            metrics_refresh_secs: 15.0,
+            metrics_max_namespaces: 100,
+            log_format: LogFormat::Text,
+            log: None,
+        }
+    }
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = |v: &Option<String>| v.as_deref().map(redact_url);
+        f.debug_struct("ServeArgs")
+            .field("port", &self.port)
+            .field("bind", &self.bind)
+            .field("backend", &self.backend)
+            .field("redis_url", &url(&self.redis_url))
+            .field("weaviate_url", &url(&self.weaviate_url))
+            .field(
+                "weaviate_api_key",
+                &self.weaviate_api_key.as_ref().map(|_| "***"),
+            )
+            .field("pg_connection_string", &url(&self.pg_connection_string))
+            .field("api_tokens_file", &self.api_tokens_file)
+            .field("api_tokens", &self.api_tokens.as_ref().map(|_| "***"))
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_burst", &self.rate_burst)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("metrics_refresh_secs", &self.metrics_refresh_secs)
+            .field("metrics_max_namespaces", &self.metrics_max_namespaces)
+            .field("log_format", &self.log_format)
+            .field("log", &self.log)
+            .finish()
+    }
+}

@@ -1,0 +1,315 @@
+//! How namespaces, keys and filterable fields map onto Weaviate classes, properties and object
+//! ids, and the class definition this tier creates.
+//!
+//! Weaviate upper-cases the first letter of a class name, lower-cases the first letter of a
+//! property name, and compares both case-insensitively. Namespaces and field names are
+//! case-sensitive here, so every name is hex-encoded (lower-case hex has no case to fold) behind
+//! a fixed prefix: `Docs` and `docs` become two classes, `Vt_446f6373` and `Vt_646f6373`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use vector_backend::{FieldType, IndexKind, Metric, NamespaceConfig};
+
+/// Prefix of every class this tier creates.
+pub(crate) const CLASS_PREFIX: &str = "Vt_";
+/// Prefix of the class description; the rest is [`ClassMeta`] as JSON.
+pub(crate) const DESCRIPTION_PREFIX: &str = "vector-tier namespace ";
+
+/// The original key (returned in results).
+pub(crate) const P_KEY: &str = "vt_key";
+/// The key as lower-case hex of its UTF-8 bytes: filterable and sortable. Hex has no whitespace
+/// to trim and no case to fold, and its string order equals the byte order of the keys, so it
+/// gives exact lookups and byte-ordered keyset pagination.
+pub(crate) const P_KEY_HEX: &str = "vt_kx";
+/// The metadata as JSON text, unindexed: an exact round trip whatever it holds.
+pub(crate) const P_META: &str = "vt_meta";
+/// The declared filterable fields present in the record, as their property names (`f_<hex>`, so
+/// a field named like a stopword is still a distinct, non-stopword token).
+pub(crate) const P_PRESENT: &str = "vt_present";
+/// The declared filterable fields absent from the record, as their property names. Kept as its own positive list
+/// because `NotEqual` on an array property changed meaning between Weaviate versions.
+pub(crate) const P_ABSENT: &str = "vt_absent";
+
+/// The class of a namespace: `Vt_` + lower-case hex of the name (at most 3 + 128 characters,
+/// well inside Weaviate's 255).
+pub(crate) fn class_name(namespace: &str) -> String {
+    format!("{CLASS_PREFIX}{}", hex(namespace.as_bytes()))
+}
+
+/// The namespace a class name encodes, if it is one of ours.
+pub(crate) fn namespace_of_class(class: &str) -> Option<String> {
+    let rest = class.strip_prefix(CLASS_PREFIX)?;
+    String::from_utf8(unhex(rest)?).ok()
+}
+
+/// The property holding a declared filterable field: `f_` + lower-case hex of the field name.
+/// Hex keeps `Color` and `color` apart and can never end in one of Weaviate's reserved property
+/// suffixes (`_temp`, `_nullState`, ...).
+pub(crate) fn field_property(field: &str) -> String {
+    format!("f_{}", hex(field.as_bytes()))
+}
+
+/// A keyword value as stored and compared: `x` + lower-case hex of its UTF-8 bytes. Weaviate's
+/// `field` tokenization trims whitespace, so leading or trailing spaces, newlines and the empty
+/// string would not match literally; the encoded form has none of them.
+pub(crate) fn keyword_token(value: &str) -> String {
+    format!("x{}", hex(value.as_bytes()))
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// Decodes lower-case hex; `None` for anything else (upper case included, so the encoding stays
+/// one-to-one).
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
+        .collect()
+}
+
+/// The object id of a key: UUIDv5 over `namespace NUL key` (NUL cannot occur in either, so the
+/// pair is unambiguous) in this tier's own UUID namespace.
+pub(crate) fn object_id(namespace: &str, key: &str) -> uuid::Uuid {
+    let ns = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        b"https://github.com/vector-tier/vector-tier#weaviate",
+    );
+    let mut name = Vec::with_capacity(namespace.len() + key.len() + 1);
+    name.extend_from_slice(namespace.as_bytes());
+    name.push(0);
+    name.extend_from_slice(key.as_bytes());
+    uuid::Uuid::new_v5(&ns, &name)
+}
+
+/// What the class description records, so a fresh process learns the namespace from the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ClassMeta {
+    /// Format version of this record.
+    pub(crate) v: u32,
+    /// The original namespace name.
+    pub(crate) namespace: String,
+    /// The namespace's fixed configuration.
+    pub(crate) config: NamespaceConfig,
+}
+
+impl ClassMeta {
+    /// The description text: a readable prefix, then JSON.
+    pub(crate) fn to_description(&self) -> String {
+        // Serializing plain data to JSON cannot fail.
+        format!(
+            "{DESCRIPTION_PREFIX}{}",
+            serde_json::to_string(self).unwrap_or_default()
+        )
+    }
+
+    /// Parses a class description; `None` when the class was not created by this tier.
+    pub(crate) fn from_description(d: &str) -> Option<Self> {
+        serde_json::from_str(d.strip_prefix(DESCRIPTION_PREFIX)?).ok()
+    }
+}
+
+/// Weaviate's name for a metric.
+pub(crate) fn distance_name(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Cosine => "cosine",
+        Metric::DotProduct => "dot",
+        Metric::Euclidean => "l2-squared",
+    }
+}
+
+fn text_property(name: &str, array: bool, filterable: bool) -> Value {
+    json!({
+        "name": name,
+        "dataType": [if array { "text[]" } else { "text" }],
+        "tokenization": "field",
+        "indexFilterable": filterable,
+        "indexSearchable": false,
+    })
+}
+
+/// The class this tier creates for a namespace: explicit properties only (auto-schema is never
+/// relied on), no vectorizer, and the index kind and metric of the config.
+pub(crate) fn class_definition(namespace: &str, config: &NamespaceConfig) -> Value {
+    let mut properties = vec![
+        text_property(P_KEY, false, false),
+        text_property(P_KEY_HEX, false, true),
+        text_property(P_META, false, false),
+        text_property(P_PRESENT, true, true),
+        text_property(P_ABSENT, true, true),
+    ];
+    for (field, ty) in &config.filterable {
+        let name = field_property(field);
+        properties.push(match ty {
+            FieldType::Keyword => text_property(&name, true, true),
+            FieldType::Number => {
+                json!({"name": name, "dataType": ["number"], "indexFilterable": true})
+            }
+            FieldType::Bool => {
+                json!({"name": name, "dataType": ["boolean"], "indexFilterable": true})
+            }
+        });
+    }
+    let index = match config.index {
+        IndexKind::Flat => "flat",
+        IndexKind::Auto | IndexKind::Hnsw => "hnsw",
+    };
+    let meta = ClassMeta {
+        v: 1,
+        namespace: namespace.to_owned(),
+        config: config.clone(),
+    };
+    json!({
+        "class": class_name(namespace),
+        "description": meta.to_description(),
+        "vectorizer": "none",
+        "vectorIndexType": index,
+        // `skipDefaultQuantization` (1.33+; ignored by older servers) keeps distances exact
+        // when the operator configured DEFAULT_QUANTIZATION.
+        "vectorIndexConfig": {"distance": distance_name(config.metric), "skipDefaultQuantization": true},
+        // Filter values are matched whole; with the default `en` preset a value that happens to
+        // be a stopword ("a", "be", a field named "is") would be dropped from the query.
+        "invertedIndexConfig": {"stopwords": {"preset": "none"}},
+        "properties": properties,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// What Weaviate compares: the name with its first letter upper-cased, case-folded.
+    fn weaviate_identity(class: &str) -> String {
+        class.to_lowercase()
+    }
+
+    #[test]
+    fn class_names_are_injective_modulo_case_and_valid() {
+        let names = [
+            "docs", "Docs", "DOCS", "dOcs", "a-z", "a_z", "a", "A", "0", "-", "_", "_-_", "a-",
+            "a_", "vt_abc", "Vt_abc", "61", "x", "X",
+        ];
+        let long_a = "a".repeat(64);
+        let long_b = format!("{}b", "a".repeat(63));
+        let mut seen = HashSet::new();
+        for ns in names
+            .iter()
+            .copied()
+            .chain([long_a.as_str(), long_b.as_str()])
+        {
+            let c = class_name(ns);
+            assert!(c.len() <= 255, "{c}");
+            let mut chars = c.chars();
+            assert!(chars.next().is_some_and(|c| c.is_ascii_uppercase()));
+            assert!(chars.all(|c| c == '_' || c.is_ascii_alphanumeric()), "{c}");
+            assert!(seen.insert(weaviate_identity(&c)), "{ns} collides");
+            assert_eq!(namespace_of_class(&c).as_deref(), Some(ns));
+        }
+        assert_eq!(class_name("docs"), "Vt_646f6373");
+        assert_eq!(
+            namespace_of_class("Vt_646F6373"),
+            None,
+            "upper-case hex is not ours"
+        );
+        assert_eq!(namespace_of_class("Other"), None);
+    }
+
+    #[test]
+    fn property_names_are_injective_modulo_case_and_avoid_reserved_suffixes() {
+        let fields = [
+            "color",
+            "Color",
+            "COLOR",
+            "a_temp",
+            "x_nullState",
+            "in_stock",
+            "f",
+            "F",
+        ];
+        let mut seen = HashSet::new();
+        for f in fields {
+            let p = field_property(f);
+            assert!(seen.insert(p.to_lowercase()), "{f}");
+            assert!(p.len() <= 231 && p.starts_with("f_"));
+            for suffix in [
+                "_propertyLength",
+                "_nullState",
+                "_searchable",
+                "_rangeable",
+                "_temp",
+                "__meta_count",
+            ] {
+                assert!(!p.to_lowercase().ends_with(&suffix.to_lowercase()), "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn key_hex_preserves_byte_order() {
+        let mut keys = vec![
+            "b", "a", "ab", "a b", "ü/1", "Z 3", "k:1", "10", "9", "", "\u{7f}", "é",
+        ];
+        let mut by_hex = keys.clone();
+        keys.sort();
+        by_hex.sort_by_key(|k| hex(k.as_bytes()));
+        assert_eq!(keys, by_hex);
+        for k in keys {
+            assert_eq!(unhex(&hex(k.as_bytes())).as_deref(), Some(k.as_bytes()));
+        }
+        assert_eq!(unhex("0g"), None);
+        assert_eq!(unhex("abc"), None);
+    }
+
+    #[test]
+    fn keyword_tokens_keep_whitespace_and_empty_strings_distinct() {
+        let vals = ["", " ", "a", "a ", " a", "a\n", "A", "\u{202e}rtl"];
+        let tokens: HashSet<String> = vals.iter().map(|v| keyword_token(v)).collect();
+        assert_eq!(tokens.len(), vals.len());
+        for t in &tokens {
+            assert!(!t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()));
+        }
+    }
+
+    #[test]
+    fn object_ids_are_deterministic_and_distinct() {
+        let a = object_id("ns", "key");
+        assert_eq!(a, object_id("ns", "key"));
+        assert_eq!(a.get_version_num(), 5);
+        assert_ne!(a, object_id("ns", "Key"));
+        assert_ne!(a, object_id("nsk", "ey"));
+        assert_ne!(object_id("a", "b"), object_id("b", "a"));
+    }
+
+    #[test]
+    fn description_round_trips_config() {
+        let config = NamespaceConfig::new(5)
+            .with_metric(Metric::DotProduct)
+            .with_index(IndexKind::Flat)
+            .with_field("tag", FieldType::Keyword);
+        let class = class_definition("my-ns", &config);
+        let d = class["description"].as_str().unwrap_or_default();
+        let meta = ClassMeta::from_description(d).expect("ours");
+        assert_eq!(meta.namespace, "my-ns");
+        assert_eq!(meta.config, config);
+        assert_eq!(class["vectorIndexType"], "flat");
+        assert_eq!(class["vectorIndexConfig"]["distance"], "dot");
+        assert!(ClassMeta::from_description("some user class").is_none());
+    }
+}
