@@ -63,3 +63,45 @@ async fn scope_runs_and_returns_the_closure_result() {
     .unwrap_err();
     assert_eq!(err.message(), "boom");
 }
+
+#[tokio::test]
+async fn metrics_callback_in_config_sees_every_operation() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use vector_tier::metrics::{MetricsCallback, MetricsEvent};
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let callback = MetricsCallback::new(move |event| {
+        if matches!(event, MetricsEvent::Operation { .. }) {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let config = BackendConfig::default().with_metrics_callback(callback);
+    with_vector_backend(BackendKind::Memory, &config, |b| async move {
+        b.upsert("m", "a", vec![1.0, 0.0], Metadata::new()).await?;
+        b.query("m", &[1.0, 0.0], 1, None).await?;
+        let _ = b.get("m", "a").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "one operation event per call"
+    );
+    let text = {
+        let cb = vector_tier::create_prometheus_metrics_callback("memory");
+        let config = BackendConfig::default().with_metrics_callback(cb);
+        let b = vector_tier::VectorBackendFactory::create(BackendKind::Memory, &config)
+            .await
+            .unwrap();
+        b.upsert("facade_metrics", "a", vec![1.0], Metadata::new())
+            .await
+            .unwrap();
+        vector_tier::metrics::PrometheusMetrics::global().render()
+    };
+    assert!(text.contains("vector_query_total"), "{text}");
+    assert!(text.contains("namespace=\"facade_metrics\""), "{text}");
+}

@@ -2,7 +2,7 @@
 //! its own lock so writers to one namespace never block readers of another.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use vector_backend::{
     Capabilities, Error, Filter, IndexKind, NamespaceConfig, NamespaceInfo, OpenBackend,
@@ -21,6 +21,15 @@ type Shared = Arc<RwLock<Namespace>>;
 pub struct MemoryBackend {
     config: MemoryConfig,
     namespaces: RwLock<HashMap<String, Shared>>,
+    /// Vectors and bytes held across all namespaces. Changed only by a writer that holds the
+    /// namespace's write lock (lock order: namespace, then usage), so check-and-add is atomic.
+    usage: Mutex<Usage>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Usage {
+    vectors: u64,
+    bytes: u64,
 }
 
 /// Locks are only poisoned by a panic inside this crate's own code, which never leaves data
@@ -38,6 +47,7 @@ impl MemoryBackend {
         Self {
             config,
             namespaces: RwLock::new(HashMap::new()),
+            usage: Mutex::default(),
         }
     }
 
@@ -45,54 +55,74 @@ impl MemoryBackend {
         read(&self.namespaces).get(ns).cloned()
     }
 
-    /// Total vectors and bytes across namespaces, for the capacity check.
-    fn usage(&self) -> (u64, u64) {
-        let map = read(&self.namespaces);
-        map.values().fold((0, 0), |(n, b), ns| {
-            let ns = read(ns);
-            (n + ns.len() as u64, b + ns.bytes())
-        })
+    fn usage(&self) -> std::sync::MutexGuard<'_, Usage> {
+        self.usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Fails when writing `records` into `ns` would exceed a limit. Replacements count only
-    /// their growth.
-    fn check_capacity(&self, ns: &Namespace, records: &[Record]) -> Result<()> {
-        if self.config.max_vectors.is_none() && self.config.max_bytes.is_none() {
-            return Ok(());
-        }
-        let (mut vectors, mut bytes) = self.usage();
-        let mut seen = std::collections::HashSet::new();
-        for r in records {
-            let new = record_size(r);
-            match ns.size_of(&r.key) {
-                Some(old) => bytes = bytes.saturating_sub(old) + new,
-                None if seen.insert(r.key.as_str()) => {
-                    vectors += 1;
-                    bytes += new;
+    /// Runs `change` on a namespace the caller holds for writing and books the difference in
+    /// vectors and bytes.
+    fn tracked<T>(&self, ns: &mut Namespace, change: impl FnOnce(&mut Namespace) -> T) -> T {
+        let (n0, b0) = (ns.len() as u64, ns.bytes());
+        let out = change(ns);
+        let (n1, b1) = (ns.len() as u64, ns.bytes());
+        let mut usage = self.usage();
+        usage.vectors = (usage.vectors + n1).saturating_sub(n0);
+        usage.bytes = (usage.bytes + b1).saturating_sub(b0);
+        out
+    }
+
+    /// Writes `records` into `ns` (held for writing) unless that would exceed a limit.
+    /// Replacements count only their growth.
+    fn write_records(&self, ns: &mut Namespace, records: Vec<Record>) -> Result<()> {
+        let mut usage = self.usage();
+        if self.config.max_vectors.is_some() || self.config.max_bytes.is_some() {
+            let mut vectors = usage.vectors;
+            let mut bytes = usage.bytes;
+            let mut batch: HashMap<&str, u64> = HashMap::new();
+            for r in &records {
+                let new = record_size(r);
+                let old = batch
+                    .get(r.key.as_str())
+                    .copied()
+                    .or_else(|| ns.size_of(&r.key));
+                match old {
+                    Some(old) => bytes = bytes.saturating_sub(old) + new,
+                    None => {
+                        vectors += 1;
+                        bytes += new;
+                    }
                 }
-                None => bytes += new,
+                batch.insert(&r.key, new);
+            }
+            if let Some(limit) = self.config.max_vectors
+                && vectors > limit
+            {
+                return Err(MemoryError::Capacity {
+                    needed: vectors,
+                    limit,
+                    unit: "vectors",
+                }
+                .into());
+            }
+            if let Some(limit) = self.config.max_bytes
+                && bytes > limit
+            {
+                return Err(MemoryError::Capacity {
+                    needed: bytes,
+                    limit,
+                    unit: "bytes",
+                }
+                .into());
             }
         }
-        if let Some(limit) = self.config.max_vectors
-            && vectors > limit
-        {
-            return Err(MemoryError::Capacity {
-                needed: vectors,
-                limit,
-                unit: "vectors",
-            }
-            .into());
+        let (n0, b0) = (ns.len() as u64, ns.bytes());
+        for r in records {
+            ns.upsert(r);
         }
-        if let Some(limit) = self.config.max_bytes
-            && bytes > limit
-        {
-            return Err(MemoryError::Capacity {
-                needed: bytes,
-                limit,
-                unit: "bytes",
-            }
-            .into());
-        }
+        usage.vectors = usage.vectors + ns.len() as u64 - n0;
+        usage.bytes = (usage.bytes + ns.bytes()).saturating_sub(b0);
         Ok(())
     }
 
@@ -154,7 +184,16 @@ impl VectorBackend for MemoryBackend {
 
     async fn drop_namespace(&self, namespace: &str) -> Result<bool> {
         validate::namespace(namespace)?;
-        Ok(write(&self.namespaces).remove(namespace).is_some())
+        // Release the map before touching the namespace (lock order: namespace, then usage).
+        let removed = write(&self.namespaces).remove(namespace);
+        Ok(match removed {
+            Some(ns) => {
+                let mut ns = write(&ns);
+                self.tracked(&mut ns, Namespace::clear);
+                true
+            }
+            None => false,
+        })
     }
 
     async fn list_namespaces(&self) -> Result<Vec<String>> {
@@ -165,7 +204,9 @@ impl VectorBackend for MemoryBackend {
 
     async fn clear_namespace(&self, namespace: &str) -> Result<u64> {
         validate::namespace(namespace)?;
-        Ok(self.lookup(namespace).map_or(0, |ns| write(&ns).clear()))
+        Ok(self
+            .lookup(namespace)
+            .map_or(0, |ns| self.tracked(&mut write(&ns), Namespace::clear)))
     }
 
     async fn upsert_batch(&self, namespace: &str, records: Vec<Record>) -> Result<()> {
@@ -187,18 +228,15 @@ impl VectorBackend for MemoryBackend {
             }
         };
         let mut ns = write(&shared);
-        let checked = validate::batch(&records, Some(&ns.config))
-            .and_then(|_| self.check_capacity(&ns, &records));
-        if let Err(e) = checked {
+        let written = validate::batch(&records, Some(&ns.config))
+            .and_then(|_| self.write_records(&mut ns, records));
+        if let Err(e) = written {
             // A rejected write changes nothing, not even the implicit namespace.
             if created && ns.len() == 0 {
                 drop(ns);
                 write(&self.namespaces).remove(namespace);
             }
             return Err(e);
-        }
-        for r in records {
-            ns.upsert(r);
         }
         Ok(())
     }
@@ -226,7 +264,9 @@ impl VectorBackend for MemoryBackend {
             None => 0,
             Some(ns) => {
                 let mut ns = write(&ns);
-                keys.iter().filter(|k| ns.remove(k)).count() as u64
+                self.tracked(&mut ns, |ns| {
+                    keys.iter().filter(|k| ns.remove(k)).count() as u64
+                })
             }
         })
     }
@@ -291,7 +331,9 @@ impl VectorBackend for MemoryBackend {
         let mut ns = write(&ns);
         Self::filter_checked(&ns, Some(filter))?;
         let keys = ns.matching_keys(filter);
-        Ok(keys.iter().filter(|k| ns.remove(k)).count() as u64)
+        Ok(self.tracked(&mut ns, |ns| {
+            keys.iter().filter(|k| ns.remove(k)).count() as u64
+        }))
     }
 }
 

@@ -29,6 +29,8 @@ pub(crate) struct Namespace {
     metadata: Vec<Metadata>,
     /// Approximate heap bytes per row (embedding, key, metadata), for the capacity limit.
     sizes: Vec<u64>,
+    /// Sum of `sizes`, kept up to date so the capacity check is O(1).
+    total_bytes: u64,
     /// Key → row, sorted so scans page in key order.
     index: BTreeMap<String, usize>,
 }
@@ -79,6 +81,7 @@ impl Namespace {
             keys: Vec::new(),
             metadata: Vec::new(),
             sizes: Vec::new(),
+            total_bytes: 0,
             index: BTreeMap::new(),
         }
     }
@@ -88,7 +91,7 @@ impl Namespace {
     }
 
     pub(crate) fn bytes(&self) -> u64 {
-        self.sizes.iter().sum()
+        self.total_bytes
     }
 
     fn row(&self, i: usize) -> &[f32] {
@@ -109,6 +112,7 @@ impl Namespace {
             self.data[i * d..(i + 1) * d].copy_from_slice(&r.embedding);
             self.inv_norms[i] = inv;
             self.metadata[i] = r.metadata;
+            self.total_bytes = self.total_bytes - self.sizes[i] + size;
             self.sizes[i] = size;
         } else {
             self.data.extend_from_slice(&r.embedding);
@@ -116,6 +120,7 @@ impl Namespace {
             self.index.insert(r.key.clone(), self.keys.len());
             self.keys.push(r.key);
             self.metadata.push(r.metadata);
+            self.total_bytes += size;
             self.sizes.push(size);
         }
     }

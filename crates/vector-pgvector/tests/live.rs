@@ -7,10 +7,17 @@
 //!   `cargo xtask` unpacks) stopped mid-test gives `Unavailable` quickly, and the same backend
 //!   object works again after a restart with every acknowledged write still there.
 //!
-//! Without `PG_CONNECTION_STRING` each test prints "not run" and returns, unless
-//! `VTIER_REQUIRE` names `pgvector` or `all`: then it fails.
+//! Without `PG_CONNECTION_STRING` (or, for the restart test, `VTIER_PG_BIN_DIR`) the tests are
+//! listed as ignored with the reason, unless `VTIER_REQUIRE` names `pgvector` or `all`: then
+//! the run fails.
 
 #![allow(clippy::print_stderr)] // Reporting "not run" on the terminal is the point.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+use libtest_mimic::{Arguments, Failed, Trial};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,21 +37,16 @@ fn required() -> bool {
     })
 }
 
-/// The server URL, or `None` (after saying so) when the test cannot run.
-fn server_url(test: &str) -> Option<String> {
-    match std::env::var("PG_CONNECTION_STRING")
+fn server_url() -> Option<String> {
+    std::env::var("PG_CONNECTION_STRING")
         .ok()
         .filter(|u| !u.is_empty())
-    {
-        Some(u) => Some(u),
-        None if required() => {
-            panic!("{test}: PG_CONNECTION_STRING unset but VTIER_REQUIRE requires pgvector")
-        }
-        None => {
-            eprintln!("{test}: not run: PG_CONNECTION_STRING unset");
-            None
-        }
-    }
+}
+
+fn bin_dir() -> Option<PathBuf> {
+    std::env::var_os("VTIER_PG_BIN_DIR")
+        .map(PathBuf::from)
+        .filter(|p| Path::new(p).join("pg_ctl").exists())
 }
 
 /// SplitMix64, so the data is the same on every run.
@@ -102,11 +104,7 @@ async fn explain(b: &PgVectorBackend, ns: &str, q: &[f32]) -> String {
     plan.join("\n")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hnsw_index_is_used_and_exact_namespaces_scan() {
-    let Some(url) = server_url("hnsw_index_is_used_and_exact_namespaces_scan") else {
-        return;
-    };
+async fn hnsw_index_is_used_and_exact_namespaces_scan(url: String, _bin: Option<PathBuf>) {
     let b = PgVectorBackend::open(&url).await.unwrap();
     let mut rng = Rng(42);
     let dim = 32;
@@ -208,11 +206,7 @@ async fn hnsw_index_is_used_and_exact_namespaces_scan() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bulk_load_100k_x_384_through_copy() {
-    let Some(url) = server_url("bulk_load_100k_x_384_through_copy") else {
-        return;
-    };
+async fn bulk_load_100k_x_384_through_copy(url: String, _bin: Option<PathBuf>) {
     let b = PgVectorBackend::open(&url).await.unwrap();
     let ns = unique_ns("bulk");
     // Flat: building an HNSW graph over 100k × 384 takes minutes on two cores; index use is
@@ -383,29 +377,8 @@ impl Drop for PrivateServer {
     }
 }
 
-fn bin_dir(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("VTIER_PG_BIN_DIR")
-        .map(PathBuf::from)
-        .filter(|p| Path::new(p).join("pg_ctl").exists())
-    {
-        Some(p) => Some(p),
-        None if required() => panic!(
-            "{test}: VTIER_PG_BIN_DIR (set by cargo xtask) does not name PostgreSQL binaries"
-        ),
-        None => {
-            eprintln!("{test}: not run: VTIER_PG_BIN_DIR unset (cargo xtask sets it)");
-            None
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_down_is_unavailable_and_backend_recovers() {
-    let test = "server_down_is_unavailable_and_backend_recovers";
-    if server_url(test).is_none() {
-        return;
-    }
-    let Some(bin) = bin_dir(test) else { return };
+async fn server_down_is_unavailable_and_backend_recovers(_url: String, bin: Option<PathBuf>) {
+    let bin = bin.expect("the harness runs this test only with VTIER_PG_BIN_DIR");
     let server = PrivateServer::init(bin);
     server.start();
     let b = PgVectorBackend::open(&server.url()).await.unwrap();
@@ -482,4 +455,61 @@ async fn server_down_is_unavailable_and_backend_recovers() {
         .unwrap();
     assert_eq!(b.query(ns, &q, 3, None).await.unwrap().len(), 3);
     b.close().await;
+}
+
+type LiveTest = fn(String, Option<PathBuf>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let url = server_url();
+    let bin = bin_dir();
+    let tests: [(&str, bool, LiveTest); 3] = [
+        (
+            "hnsw_index_is_used_and_exact_namespaces_scan",
+            false,
+            |u, b| Box::pin(hnsw_index_is_used_and_exact_namespaces_scan(u, b)),
+        ),
+        ("bulk_load_100k_x_384_through_copy", false, |u, b| {
+            Box::pin(bulk_load_100k_x_384_through_copy(u, b))
+        }),
+        (
+            "server_down_is_unavailable_and_backend_recovers",
+            true,
+            |u, b| Box::pin(server_down_is_unavailable_and_backend_recovers(u, b)),
+        ),
+    ];
+    let mut missing = Vec::new();
+    let trials = tests
+        .into_iter()
+        .map(|(name, needs_bin, test)| {
+            let reason = match (&url, needs_bin && bin.is_none()) {
+                (None, _) => Some("PG_CONNECTION_STRING unset"),
+                (Some(_), true) => Some("VTIER_PG_BIN_DIR unset (cargo xtask sets it)"),
+                _ => None,
+            };
+            if let Some(r) = reason {
+                eprintln!("live[pgvector]: {name}: not run: {r}");
+                missing.push(format!("{name}: {r}"));
+            }
+            let (url, bin) = (url.clone().unwrap_or_default(), bin.clone());
+            Trial::test(name, move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Failed::from(format!("runtime: {e}")))?;
+                rt.block_on(test(url, bin));
+                Ok(())
+            })
+            .with_ignored_flag(reason.is_some())
+        })
+        .collect();
+    if required() && !missing.is_empty() {
+        eprintln!(
+            "live[pgvector]: FAILED: required by VTIER_REQUIRE but {}",
+            missing.join("; ")
+        );
+        return ExitCode::FAILURE;
+    }
+    libtest_mimic::run(&args, trials).exit_code()
 }

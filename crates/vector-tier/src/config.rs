@@ -75,6 +75,11 @@ pub struct BackendConfig {
     pub memory_max_vectors: Option<u64>,
     /// Memory backend: most bytes held.
     pub memory_max_bytes: Option<u64>,
+    /// The design document's `metrics_callback`: when set, the factory wraps the backend so that
+    /// every operation reports to it (see `vector_metrics::create_prometheus_metrics_callback`).
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub metrics_callback: Option<vector_metrics::MetricsCallback>,
 }
 
 impl fmt::Debug for BackendConfig {
@@ -93,7 +98,7 @@ impl fmt::Debug for BackendConfig {
             )
             .field("memory_max_vectors", &self.memory_max_vectors)
             .field("memory_max_bytes", &self.memory_max_bytes)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,7 +114,18 @@ impl BackendConfig {
             pg_connection_string: var("PG_CONNECTION_STRING"),
             memory_max_vectors: var("MEMORY_MAX_VECTORS").and_then(|v| v.parse().ok()),
             memory_max_bytes: var("MEMORY_MAX_BYTES").and_then(|v| v.parse().ok()),
+            #[cfg(feature = "metrics")]
+            metrics_callback: None,
         }
+    }
+
+    /// Sets the metrics callback (the design document's `metrics_callback`).
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    #[must_use]
+    pub fn with_metrics_callback(mut self, callback: vector_metrics::MetricsCallback) -> Self {
+        self.metrics_callback = Some(callback);
+        self
     }
 
     /// Sets `redis_url`.

@@ -47,7 +47,12 @@ impl VectorBackendFactory {
     /// `InvalidArgument` for a missing key or a kind not compiled in; connection errors from
     /// the backend (`Unavailable` when its server cannot be reached).
     pub async fn create(kind: BackendKind, config: &BackendConfig) -> Result<DynBackend> {
-        open(&config.url_for(kind)?).await
+        let backend = open(&config.url_for(kind)?).await?;
+        #[cfg(feature = "metrics")]
+        if let Some(callback) = &config.metrics_callback {
+            return Ok(vector_metrics::instrument(backend, callback.clone()));
+        }
+        Ok(backend)
     }
 }
 

@@ -8,6 +8,13 @@ pub use config::{BackendConfig, BackendKind};
 pub use factory::{VectorBackendFactory, open, with_vector_backend};
 #[doc(inline)]
 pub use vector_backend::*;
+/// Prometheus metrics for any backend (feature `metrics`).
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use vector_metrics as metrics;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use vector_metrics::create_prometheus_metrics_callback;
 
 /// Declares every backend the facade knows: its cargo feature, module name, crate and type.
 /// Adding a backend to the facade is one row here plus its feature in `Cargo.toml`.

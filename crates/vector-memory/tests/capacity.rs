@@ -1,0 +1,77 @@
+//! The optional capacity limit: refused writes change nothing, deletes free room, and
+//! concurrent writers to different namespaces neither deadlock nor overshoot the limit.
+
+use std::sync::Arc;
+
+use vector_backend::{ErrorKind, Metadata, Record, VectorBackend};
+use vector_memory::{MemoryBackend, MemoryConfig};
+
+fn rec(key: &str) -> Record {
+    Record::new(key, vec![1.0, 2.0, 3.0, 4.0], Metadata::new())
+}
+
+#[tokio::test]
+async fn vector_limit_counts_all_namespaces_and_frees_on_delete() {
+    let b = MemoryBackend::new(MemoryConfig::default().with_max_vectors(3));
+    b.upsert_batch("a", vec![rec("1"), rec("2")]).await.unwrap();
+    b.upsert_batch("b", vec![rec("1")]).await.unwrap();
+    let err = b.upsert_batch("b", vec![rec("2")]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CapacityExceeded, "{err}");
+    assert!(err.to_string().contains("limit is 3"), "{err}");
+    // A replacement needs no new room; a refused write to a new namespace creates nothing.
+    b.upsert_batch("a", vec![rec("1")]).await.unwrap();
+    assert!(b.upsert_batch("c", vec![rec("x")]).await.is_err());
+    assert!(b.namespace_info("c").await.unwrap().is_none());
+    assert!(b.delete("a", "1").await.unwrap());
+    b.upsert_batch("b", vec![rec("2")]).await.unwrap();
+    assert_eq!(b.clear_namespace("b").await.unwrap(), 2);
+    assert!(b.drop_namespace("a").await.unwrap());
+    b.upsert_batch("d", vec![rec("1"), rec("2"), rec("3")])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn byte_limit_is_enforced() {
+    let b = MemoryBackend::new(MemoryConfig::default().with_max_bytes(1000));
+    let mut big = Metadata::new();
+    big.insert("blob".into(), "x".repeat(2000).into());
+    let err = b.upsert("ns", "k", vec![1.0], big).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CapacityExceeded);
+    b.upsert("ns", "k", vec![1.0], Metadata::new())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_never_overshoot_or_deadlock() {
+    let b = Arc::new(MemoryBackend::new(
+        MemoryConfig::default().with_max_vectors(100),
+    ));
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let b = b.clone();
+        tasks.spawn(async move {
+            let mut ok = 0u64;
+            for i in 0..40 {
+                if b.upsert_batch(&format!("ns{w}"), vec![rec(&i.to_string())])
+                    .await
+                    .is_ok()
+                {
+                    ok += 1;
+                }
+            }
+            ok
+        });
+    }
+    let mut written = 0;
+    while let Some(n) = tasks.join_next().await {
+        written += n.unwrap();
+    }
+    assert_eq!(written, 100, "exactly the limit was accepted");
+    let mut total = 0;
+    for w in 0..8 {
+        total += b.count(&format!("ns{w}"), None).await.unwrap();
+    }
+    assert_eq!(total, 100);
+}
