@@ -206,7 +206,7 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     let (servers, env) = start_servers(&selected)?;
     let report = Arc::new(Mutex::new(Report::new()));
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace", "--all-features"])
+    cmd.args(["test", "--workspace", "--all-features", "--no-fail-fast"])
         .envs(env.iter().map(|(k, v)| (k, v)))
         // The main run uses the Weaviate emulator; a real server gets its own run below.
         .env_remove("WEAVIATE_URL")

@@ -163,7 +163,14 @@ pub(crate) fn create_args(names: &Names, config: &NamespaceConfig) -> Vec<String
         IndexKind::Flat => a.push("FLAT".to_owned()),
         IndexKind::Auto | IndexKind::Hnsw => {
             a.push("HNSW".to_owned());
-            attrs.extend(["M", "16", "EF_CONSTRUCTION", "200"].map(str::to_owned));
+            // Inner products are not a metric, and a graph built on them navigates poorly: at
+            // M 16 the suite's clustered recall@10 swung between 0.85 and 0.97 from run to run.
+            // A denser graph for IP costs memory and build time but keeps recall above 0.95.
+            let (m, ef) = match config.metric {
+                Metric::DotProduct => ("48", "400"),
+                Metric::Cosine | Metric::Euclidean => ("16", "200"),
+            };
+            attrs.extend(["M".into(), m.into(), "EF_CONSTRUCTION".into(), ef.into()]);
         }
     }
     a.push(attrs.len().to_string());
