@@ -6,6 +6,7 @@ mod error;
 pub mod filter;
 mod redact;
 pub mod score;
+pub mod synth;
 mod types;
 pub mod validate;
 

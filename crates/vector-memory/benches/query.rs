@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use vector_backend::conformance::{Lcg, clustered};
+use vector_backend::synth::{SplitMix64, clustered};
 use vector_backend::{Metadata, Metric, NamespaceConfig, Record, VectorBackend, score};
 use vector_memory::MemoryBackend;
 
@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let mut rng = Lcg::new(42);
+    let mut rng = SplitMix64::new(42);
     let data = clustered(&mut rng, N, DIM, 100, 0.2);
     let queries = clustered(&mut rng, 64, DIM, 100, 0.25);
     let backend = MemoryBackend::default();

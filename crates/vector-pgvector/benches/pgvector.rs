@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use pgvector::Vector;
+use vector_backend::synth::SplitMix64;
 use vector_backend::{IndexKind, Metadata, NamespaceConfig, OpenBackend, Record, VectorBackend};
 use vector_pgvector::PgVectorBackend;
 
@@ -20,33 +21,15 @@ const DIM: usize = 384;
 const K: usize = 10;
 const CLUSTERS: usize = 100;
 
-/// SplitMix64 and a rough normal: the same data on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn normal(&mut self) -> f32 {
-        (0..12).map(|_| self.unit()).sum::<f32>() - 6.0
-    }
-}
-
 /// Clustered vectors: the shape of real embeddings (uniform data is an index's worst case).
 fn clustered(n: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64::new(seed);
     let centres: Vec<Vec<f32>> = (0..CLUSTERS)
-        .map(|_| (0..DIM).map(|_| rng.unit() * 2.0 - 1.0).collect())
+        .map(|_| (0..DIM).map(|_| rng.signed()).collect())
         .collect();
     (0..n)
         .map(|_| {
-            let c = &centres[(rng.next() % CLUSTERS as u64) as usize];
+            let c = &centres[rng.below(CLUSTERS)];
             c.iter().map(|x| x + 0.15 * rng.normal()).collect()
         })
         .collect()
@@ -107,7 +90,7 @@ fn main() {
     let flat = format!("vtbench_load_{DIM}");
     let data = clustered(n, 1);
     let queries: Vec<Vec<f32>> = {
-        let mut rng = Rng(99);
+        let mut rng = SplitMix64::new(99);
         (0..200)
             .map(|i| {
                 data[(i * 7919) % n]

@@ -24,6 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use vector_backend::synth::SplitMix64;
 use vector_backend::{
     ErrorKind, FieldType, Filter, IndexKind, Metadata, Metric, NamespaceConfig, OpenBackend,
     QueryRequest, Record, VectorBackend,
@@ -47,24 +48,6 @@ fn bin_dir() -> Option<PathBuf> {
     std::env::var_os("VTIER_PG_BIN_DIR")
         .map(PathBuf::from)
         .filter(|p| Path::new(p).join("pg_ctl").exists())
-}
-
-/// SplitMix64, so the data is the same on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn signed(&mut self) -> f32 {
-        ((self.next() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn vector(&mut self, dim: usize) -> Vec<f32> {
-        (0..dim).map(|_| self.signed()).collect()
-    }
 }
 
 fn unique_ns(prefix: &str) -> String {
@@ -106,7 +89,7 @@ async fn explain(b: &PgVectorBackend, ns: &str, q: &[f32]) -> String {
 
 async fn hnsw_index_is_used_and_exact_namespaces_scan(url: String, _bin: Option<PathBuf>) {
     let b = PgVectorBackend::open(&url).await.unwrap();
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let dim = 32;
     let hnsw = unique_ns("hnsw");
     let flat = unique_ns("flat");
@@ -216,7 +199,7 @@ async fn bulk_load_100k_x_384_through_copy(url: String, _bin: Option<PathBuf>) {
     b.create_namespace(&ns, &NamespaceConfig::new(dim).with_index(IndexKind::Flat))
         .await
         .unwrap();
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64::new(7);
     let started = Instant::now();
     let mut spot = Vec::new();
     for chunk in 0..10 {
@@ -384,7 +367,7 @@ async fn server_down_is_unavailable_and_backend_recovers(_url: String, bin: Opti
     let b = PgVectorBackend::open(&server.url()).await.unwrap();
     assert!(b.health_check().await);
     let ns = "recover";
-    let mut rng = Rng(3);
+    let mut rng = SplitMix64::new(3);
     let mut acknowledged: Vec<Record> = (0..400)
         .map(|i| Record::new(format!("a{i:03}"), rng.vector(8), meta(i)))
         .collect();

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
+use vector_backend::synth::SplitMix64;
 use vector_backend::{IndexKind, NamespaceConfig, OpenBackend, Record, VectorBackend};
 use vector_redis::RedisBackend;
 
@@ -28,31 +29,16 @@ const DIM: usize = 384;
 const K: usize = 10;
 const BATCH: usize = 10_000;
 
-struct Lcg(u64);
-
-impl Lcg {
-    fn next_f32(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn vector(&mut self) -> Vec<f32> {
-        (0..DIM).map(|_| self.next_f32()).collect()
-    }
-}
-
 fn blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn records(rng: &mut Lcg, from: usize, n: usize) -> Vec<Record> {
+fn records(rng: &mut SplitMix64, from: usize, n: usize) -> Vec<Record> {
     (from..from + n)
         .map(|i| {
             Record::new(
                 format!("doc-{i:07}"),
-                rng.vector(),
+                rng.vector(DIM),
                 json!({"i": i}).as_object().cloned().unwrap_or_default(),
             )
         })
@@ -128,7 +114,7 @@ fn main() {
     );
 
     // The 100k namespace for queries (default index: HNSW).
-    let mut rng = Lcg(7);
+    let mut rng = SplitMix64::new(7);
     rt.block_on(backend.create_namespace(&ns_query, &NamespaceConfig::new(DIM)))
         .expect("create");
     let start = Instant::now();
@@ -141,7 +127,7 @@ fn main() {
         "benches/redis: initial load of {N} x {DIM} into an HNSW index: {took:.1?} ({:.0} vectors/s)",
         N as f64 / took.as_secs_f64()
     );
-    let queries: Vec<Vec<f32>> = (0..1000).map(|_| rng.vector()).collect();
+    let queries: Vec<Vec<f32>> = (0..1000).map(|_| rng.vector(DIM)).collect();
 
     let mut c = Criterion::default()
         .configure_from_args()

@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use vector_backend::synth::SplitMix64;
 use vector_backend::{
     ErrorKind, IndexKind, Metadata, NamespaceConfig, OpenBackend, Record, VectorBackend,
 };
@@ -329,19 +330,6 @@ async fn acknowledged_writes_survive_restart() {
     );
 }
 
-/// A small seeded generator, so the bulk data is the same on every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next_f32(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_load_100k_x_384() {
     let test = "bulk_load_100k_x_384";
@@ -356,8 +344,8 @@ async fn bulk_load_100k_x_384() {
     b.create_namespace(&ns, &NamespaceConfig::new(DIM).with_index(IndexKind::Flat))
         .await
         .expect("create");
-    let mut rng = Lcg(42);
-    let vector = |rng: &mut Lcg| (0..DIM).map(|_| rng.next_f32()).collect::<Vec<f32>>();
+    let mut rng = SplitMix64::new(42);
+    let vector = |rng: &mut SplitMix64| rng.vector(DIM);
     let mut kept = Vec::new();
     for batch in 0..(N / 10_000) {
         let records: Vec<Record> = (0..10_000)

@@ -11,43 +11,9 @@ use vector_tier::Metric;
 
 use crate::error::{Error, Result};
 
-/// A small deterministic generator (SplitMix64). The bench's random data depend only on the
+/// The deterministic generator shared with the conformance suite: bench data depend only on the
 /// seed, never on a dependency's version, so figures from different builds are comparable.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator with `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [0, n) (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.next_f64();
-        let u2 = self.next_f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
+pub use vector_tier::synth::SplitMix64;
 
 /// Vectors stored row after row.
 #[derive(Clone, Debug, Default)]
@@ -293,13 +259,13 @@ pub fn read_neighbours(path: &Path, limit: Option<usize>) -> Result<Neighbours> 
 pub fn generate(n: usize, nq: usize, dim: usize, clusters: usize, seed: u64) -> (Matrix, Matrix) {
     let clusters = clusters.max(1);
     let mut rng = SplitMix64::new(seed);
-    let centres: Vec<f32> = (0..clusters * dim).map(|_| rng.normal() as f32).collect();
+    let centres: Vec<f32> = (0..clusters * dim).map(|_| rng.normal()).collect();
     let make = |rows: usize, rng: &mut SplitMix64| {
         let mut data = Vec::with_capacity(rows * dim);
         for _ in 0..rows {
-            let c = rng.below(clusters as u64) as usize;
+            let c = rng.below(clusters);
             let centre = &centres[c * dim..(c + 1) * dim];
-            data.extend(centre.iter().map(|x| x + 0.25 * rng.normal() as f32));
+            data.extend(centre.iter().map(|x| x + 0.25 * rng.normal()));
         }
         Matrix { dim, data }
     };

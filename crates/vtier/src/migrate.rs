@@ -333,8 +333,8 @@ async fn migrate_one(
             if sample.len() < options.verify_records {
                 sample.push(record.key.clone());
             } else if options.verify_records > 0 {
-                let j = rng.below(seen + 1);
-                if let Some(slot) = sample.get_mut(j as usize) {
+                let j = rng.below(seen as usize + 1);
+                if let Some(slot) = sample.get_mut(j) {
                     *slot = record.key.clone();
                 }
             }

@@ -228,7 +228,7 @@ fn run_id() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let mut mix =
-        super::fixture::Lcg::new(u64::from(nanos) ^ (u64::from(std::process::id()) << 32));
+        crate::synth::SplitMix64::new(u64::from(nanos) ^ (u64::from(std::process::id()) << 32));
     let r = (mix.next_u64() % (36 * 36 * 36)) as u32;
     let tail = base36(u64::from(r) + 36 * 36 * 36);
     id.push_str(&tail[1..]);

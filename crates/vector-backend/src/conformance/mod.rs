@@ -21,7 +21,6 @@ mod cases;
 mod fixture;
 mod harness;
 
-pub use fixture::{Lcg, clustered, random_unit};
 pub use harness::{Harness, REQUIRE_ENV};
 
 use std::future::Future;

@@ -161,7 +161,7 @@ pub(crate) async fn large_batch_round_trips(ctx: Ctx) -> anyhow::Result<()> {
     let ns = ctx.ns();
     let mut rng = ctx.rng();
     let n = 3000;
-    let data = super::super::fixture::random_unit(&mut rng, n, 32);
+    let data = crate::synth::random_unit(&mut rng, n, 32);
     let records: Vec<Record> = data
         .iter()
         .enumerate()

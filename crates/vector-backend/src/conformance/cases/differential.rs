@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use anyhow::ensure;
 
-use super::super::fixture::clustered;
 use super::{Ctx, tag};
+use crate::synth::clustered;
 use crate::{IndexKind, Metric, NamespaceConfig, Record, score};
 
 const N: usize = 3000;

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context as _, bail, ensure};
 use serde_json::json;
 
-use super::fixture::{Lcg, seed_of};
+use super::fixture::seed_of;
+use crate::synth::SplitMix64;
 use crate::{
     Capabilities, DynBackend, Error, ErrorKind, Metadata, Metric, NamespaceConfig, Record,
 };
@@ -195,8 +196,8 @@ impl Ctx {
         self.seed
     }
 
-    pub(crate) fn rng(&self) -> Lcg {
-        Lcg::new(self.seed)
+    pub(crate) fn rng(&self) -> SplitMix64 {
+        SplitMix64::new(self.seed)
     }
 
     pub(crate) fn used_namespaces(&self) -> Vec<String> {

@@ -187,7 +187,7 @@ pub(crate) async fn large_dimension_round_trips(ctx: Ctx) -> anyhow::Result<()> 
     let ns = ctx.ns();
     let dim = 4096.min(ctx.caps.max_dimension);
     let mut rng = ctx.rng();
-    let vs = super::super::fixture::random_unit(&mut rng, 3, dim);
+    let vs = crate::synth::random_unit(&mut rng, 3, dim);
     for (i, v) in vs.iter().enumerate() {
         ctx.put(ns, &format!("k{i}"), v.clone(), tag(i)).await?;
     }

@@ -2,8 +2,8 @@
 
 use anyhow::{Context as _, ensure};
 
-use super::super::fixture::random_unit;
 use super::{Ctx, expect_kind, no_meta, tag};
+use crate::synth::random_unit;
 use crate::{ErrorKind, IndexKind, Metric, NamespaceConfig, SearchResult, score};
 
 fn check_scores(
