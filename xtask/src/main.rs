@@ -53,6 +53,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    servers::stop_all_on_signal();
     let result = match cli.command {
         Command::Ci => ci::ci(),
         Command::Conformance { backends } => ci::conformance(&backends),

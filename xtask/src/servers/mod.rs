@@ -23,7 +23,37 @@ pub(crate) struct Server {
     /// Further variables the tests need (e.g. where a server's binaries are), passed beside
     /// the URL variable.
     pub(crate) extra_env: Vec<(String, String)>,
-    stop: Option<Box<dyn FnOnce() + Send>>,
+    /// Our entry in [`RUNNING`], when we started the server.
+    stop: Option<u64>,
+}
+
+type Stop = Box<dyn FnOnce() + Send>;
+
+/// Stop actions of every server this process started and has not stopped yet. A `Server`'s
+/// drop takes its own; [`stop_all_on_signal`] takes all, so Ctrl-C or SIGTERM does not leave a
+/// daemonised PostgreSQL (or a Redis) running.
+static RUNNING: std::sync::Mutex<Vec<(u64, Stop)>> = std::sync::Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<(u64, Stop)>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Installs a handler for SIGINT, SIGTERM and SIGHUP that stops every started server and
+/// exits with status 130.
+pub(crate) fn stop_all_on_signal() {
+    let installed = ctrlc::set_handler(|| {
+        let stops: Vec<(u64, Stop)> = running().drain(..).collect();
+        eprintln!("xtask: interrupted; stopping {} server(s)", stops.len());
+        for (_, stop) in stops {
+            stop();
+        }
+        std::process::exit(130);
+    });
+    if let Err(e) = installed {
+        eprintln!("xtask: warning: no signal handler ({e}); servers outlive an interrupt");
+    }
 }
 
 impl Server {
@@ -47,7 +77,12 @@ impl Server {
             url,
             description,
             extra_env: Vec::new(),
-            stop: Some(Box::new(stop)),
+            stop: Some({
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                running().push((id, Box::new(stop)));
+                id
+            }),
         }
     }
 
@@ -61,7 +96,14 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
+        let Some(id) = self.stop.take() else { return };
+        let stop = {
+            let mut all = running();
+            all.iter()
+                .position(|(i, _)| *i == id)
+                .map(|p| all.remove(p).1)
+        };
+        if let Some(stop) = stop {
             eprintln!("xtask: stopping {}", self.description);
             stop();
         }
