@@ -218,9 +218,20 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     )?;
     let (weaviate_line, weaviate_ok) = weaviate_real(&selected, &env, &report)?;
     drop(servers);
+    // Every library crate must stay publishable on its own: metadata, versions on path
+    // dependencies, and a build from the packaged sources alone.
+    let package_ok = util::run(
+        cargo().args(["package", "--workspace", "--allow-dirty"]),
+        "cargo package --workspace",
+    )
+    .map_err(|e| eprintln!("xtask: {e:#}"))
+    .is_ok();
     let report = report.lock().map(|r| r.clone()).unwrap_or_default();
     print_summary(&selected, &report, &[weaviate_line]);
-    let problems = all_ran(&selected, &report);
+    let mut problems = all_ran(&selected, &report);
+    if !package_ok {
+        problems.push("cargo package --workspace failed".to_owned());
+    }
     eprintln!("xtask: ci took {:.0?}", started.elapsed());
     if !tests_ok || !weaviate_ok || !problems.is_empty() {
         bail!(

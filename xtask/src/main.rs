@@ -3,7 +3,8 @@
 //!
 //! - `cargo xtask ci`: format check, clippy with warnings denied, every test (with live Redis
 //!   Stack and PostgreSQL + pgvector servers this tool starts, and the Weaviate emulator), and
-//!   the conformance suite against every backend, each required to run.
+//!   the conformance suite against every backend, each required to run; then
+//!   `cargo package --workspace`, so every library crate stays publishable on its own.
 //! - `cargo xtask conformance [--backend NAME]...`: the conformance suite against backends.
 //! - `cargo xtask servers`: starts the live servers and prints their URLs until Ctrl-C.
 //! - `cargo xtask bench`: the benchmarks.
@@ -30,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Format check, clippy, every test and conformance against every backend.
+    /// Format check, clippy, every test, conformance against every backend, cargo package.
     Ci,
     /// Run the conformance suite against one or more backends (default: all).
     Conformance {
