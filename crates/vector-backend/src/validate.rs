@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::types::{Capabilities, FieldType, Metadata, Metric, NamespaceConfig, Record};
+use crate::types::{
+    Capabilities, FieldType, Metadata, Metric, NamespaceConfig, QueryRequest, Record,
+};
 
 /// Longest namespace name, in characters.
 pub const MAX_NAMESPACE_LEN: usize = 64;
@@ -188,6 +190,21 @@ pub fn k(k: usize) -> Result<()> {
             "k must be 1..={MAX_K} (got {k})"
         )))
     }
+}
+
+/// Checks what a query can be checked for before its namespace's config is known: the name,
+/// `k`, the threshold, and the embedding's length and values. The zero-vector rule and the
+/// dimension need the config ([`embedding_for`]); so does the filter. Every backend calls this
+/// first, so a malformed query fails even on an absent namespace instead of "succeeding" empty.
+///
+/// # Errors
+/// `InvalidNamespace`, `InvalidArgument` or `InvalidEmbedding`.
+pub fn query(namespace: &str, request: &QueryRequest) -> Result<()> {
+    self::namespace(namespace)?;
+    k(request.k)?;
+    threshold(request.threshold)?;
+    // Dot product has no zero-vector rule: only the metric-independent checks apply here.
+    embedding(&request.embedding, Metric::DotProduct)
 }
 
 /// Checks a threshold: finite when given.

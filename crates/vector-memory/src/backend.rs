@@ -272,12 +272,8 @@ impl VectorBackend for MemoryBackend {
     }
 
     async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
-        validate::namespace(namespace)?;
-        validate::k(request.k)?;
-        validate::threshold(request.threshold)?;
+        validate::query(namespace, request)?;
         let Some(ns) = self.lookup(namespace) else {
-            // Still reject malformed embeddings, so bad input never "succeeds".
-            validate::embedding(&request.embedding, vector_backend::Metric::DotProduct)?;
             return Ok(Vec::new());
         };
         let ns = read(&ns);

@@ -32,10 +32,7 @@ use vector_backend::{
 use vector_pgvector::PgVectorBackend;
 
 fn required() -> bool {
-    std::env::var("VTIER_REQUIRE").is_ok_and(|v| {
-        v.split(',')
-            .any(|s| s.trim() == "pgvector" || s.trim() == "all")
-    })
+    vector_backend::conformance::required("pgvector")
 }
 
 fn server_url() -> Option<String> {

@@ -629,12 +629,8 @@ impl VectorBackend for RedisBackend {
     }
 
     async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
-        validate::namespace(namespace)?;
-        validate::k(request.k)?;
-        validate::threshold(request.threshold)?;
+        validate::query(namespace, request)?;
         let Some(config) = self.load_config(namespace).await? else {
-            // Still reject malformed embeddings, so bad input never "succeeds".
-            validate::embedding(&request.embedding, Metric::DotProduct)?;
             return Ok(Vec::new());
         };
         validate::embedding_for(&request.embedding, &config)?;

@@ -11,7 +11,6 @@
 //! Without their variable these tests print "not run: ..." and return, unless `VTIER_REQUIRE`
 //! names `redis` or `all` (as `cargo xtask` sets it): then they fail.
 
-use std::io::Write as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,26 +25,9 @@ use vector_redis::RedisBackend;
 
 const SERVER_ENV: &str = "VTIER_REDIS_SERVER";
 
-fn required() -> bool {
-    std::env::var("VTIER_REQUIRE")
-        .is_ok_and(|v| v.split(',').any(|s| matches!(s.trim(), "redis" | "all")))
-}
-
 /// The variable's value, or `None` after reporting the test as not run (panics when required).
 fn var_or_not_run(test: &str, var: &str) -> Option<String> {
-    match std::env::var(var).ok().filter(|v| !v.is_empty()) {
-        Some(v) => Some(v),
-        None if required() => panic!("{test}: {var} is unset but VTIER_REQUIRE names redis"),
-        None => {
-            // Straight to the process's stderr: libtest captures `eprintln!` of passing tests,
-            // and a test that did not run must say so visibly.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{test}: not run: {var} unset (run: cargo xtask ci)"
-            );
-            None
-        }
-    }
+    vector_backend::conformance::live_url(test, var, "redis")
 }
 
 fn meta(v: serde_json::Value) -> Metadata {

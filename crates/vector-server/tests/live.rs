@@ -13,12 +13,7 @@ use vector_server::{AppConfig, AppState, router};
 use vector_tier::{BackendConfig, BackendKind, VectorBackendFactory};
 
 fn required(kind: BackendKind) -> bool {
-    std::env::var("VTIER_REQUIRE")
-        .map(|v| {
-            v.split(',')
-                .any(|s| s.trim() == kind.as_str() || s.trim() == "all")
-        })
-        .unwrap_or(false)
+    vector_backend::conformance::required(kind.as_str())
 }
 
 /// Reports a test that cannot run; fails it when the backend is required.

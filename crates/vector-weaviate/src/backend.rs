@@ -8,7 +8,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 use vector_backend::{
-    Capabilities, Error, ErrorKind, FieldType, Filter, FilterOp, Metadata, Metric, NamespaceConfig,
+    Capabilities, Error, ErrorKind, FieldType, Filter, FilterOp, Metadata, NamespaceConfig,
     NamespaceInfo, OpenBackend, QueryRequest, Record, Result, ScanPage, ScanRequest, SearchResult,
     StoredVector, VectorBackend, async_trait, score, validate,
 };
@@ -1116,12 +1116,8 @@ impl VectorBackend for WeaviateBackend {
     }
 
     async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
-        validate::namespace(namespace)?;
-        validate::k(request.k)?;
-        validate::threshold(request.threshold)?;
+        validate::query(namespace, request)?;
         let Some(config) = self.lookup(namespace).await? else {
-            // Still reject malformed embeddings, so bad input never "succeeds".
-            validate::embedding(&request.embedding, Metric::DotProduct)?;
             return Ok(Vec::new());
         };
         validate::embedding_for(&request.embedding, &config)?;

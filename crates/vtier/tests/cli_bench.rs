@@ -23,18 +23,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn live(var: &str, name: &str) -> Option<String> {
-    if let Some(url) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
-        return Some(url);
-    }
-    let require = std::env::var("VTIER_REQUIRE").unwrap_or_default();
-    if require
-        .split(',')
-        .any(|r| r.trim() == name || r.trim() == "all")
-    {
-        panic!("VTIER_REQUIRE={require} but {var} is unset");
-    }
-    println!("not run: {var} unset");
-    None
+    vector_backend::conformance::live_url(module_path!(), var, name)
 }
 
 fn bench_json(args: &[&str]) -> Value {

@@ -34,18 +34,7 @@ fn text(b: &[u8]) -> String {
 /// The URL of a live backend from the environment, or None after printing "not run"
 /// (a panic when VTIER_REQUIRE asks for it).
 fn live(var: &str, name: &str) -> Option<String> {
-    if let Some(url) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
-        return Some(url);
-    }
-    let require = std::env::var("VTIER_REQUIRE").unwrap_or_default();
-    if require
-        .split(',')
-        .any(|r| r.trim() == name || r.trim() == "all")
-    {
-        panic!("VTIER_REQUIRE={require} but {var} is unset");
-    }
-    println!("not run: {var} unset");
-    None
+    vector_backend::conformance::live_url(module_path!(), var, name)
 }
 
 /// WEAVIATE_URL as a facade URL, or a fresh in-process emulator (kept alive by the guard).

@@ -84,9 +84,7 @@ impl<B: OpenBackend> Harness<B> {
     pub fn run(self) -> ExitCode {
         let args = Arguments::from_args();
         let name = B::NAME;
-        let required = std::env::var(REQUIRE_ENV)
-            .map(|v| v.split(',').any(|s| s.trim() == name || s.trim() == "all"))
-            .unwrap_or(false);
+        let required = super::required(name);
         let rt = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -29,6 +29,38 @@ use std::sync::Arc;
 
 use crate::{DynBackend, Result};
 
+/// Whether [`REQUIRE_ENV`] (`VTIER_REQUIRE`) names `backend` or `all`: then a live test whose
+/// server is absent must fail instead of reporting itself as not run.
+pub fn required(backend: &str) -> bool {
+    std::env::var(REQUIRE_ENV).is_ok_and(|v| {
+        v.split(',')
+            .any(|s| s.trim() == backend || s.trim() == "all")
+    })
+}
+
+/// For live tests beyond the suite: the value of `var` (a server URL), or `None` after writing
+/// "`test`: not run: `var` unset" straight to stderr (libtest hides a passing test's captured
+/// output, and a test that did not run must say so). Panics instead when [`required`] says the
+/// backend must run.
+///
+/// # Panics
+/// When `var` is unset or empty and `backend` is required.
+pub fn live_url(test: &str, var: &str, backend: &str) -> Option<String> {
+    use std::io::Write as _;
+    if let Some(url) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+        return Some(url);
+    }
+    assert!(
+        !required(backend),
+        "{test}: {var} is unset but {REQUIRE_ENV} names {backend}"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "{test}: not run: {var} unset (run: cargo xtask ci)"
+    );
+    None
+}
+
 /// The name of every case, in the order they run.
 pub fn case_names() -> Vec<&'static str> {
     cases::all_cases().into_iter().map(|c| c.name).collect()
