@@ -220,6 +220,7 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     drop(servers);
     // Every library crate must stay publishable on its own: metadata, versions on path
     // dependencies, and a build from the packaged sources alone.
+    forget_packaged_sources();
     let package_ok = util::run(
         cargo().args(["package", "--workspace", "--allow-dirty"]),
         "cargo package --workspace",
@@ -245,6 +246,27 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     }
     eprintln!("xtask: ci passed");
     Ok(())
+}
+
+/// `cargo package` verifies each crate against its workspace siblings published to a temporary
+/// local registry, and cargo keeps what it extracts from a registry by name and version (under
+/// `$CARGO_HOME/registry/src/-<hash>/`, the temporary registry having no name). Without a
+/// version bump a second run would verify against the first run's sources, so forget them.
+fn forget_packaged_sources() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with('-') {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 pub(crate) fn conformance(names: &[String]) -> anyhow::Result<()> {
