@@ -222,7 +222,9 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     // dependencies, and a build from the packaged sources alone.
     forget_packaged_sources();
     let package_ok = util::run(
-        cargo().args(["package", "--workspace", "--allow-dirty"]),
+        cargo()
+            .args(["package", "--workspace", "--allow-dirty"])
+            .env("CARGO_TARGET_DIR", package_target()),
         "cargo package --workspace",
     )
     .map_err(|e| eprintln!("xtask: {e:#}"))
@@ -248,11 +250,38 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where `cargo package` verifies the packaged crates.
+fn package_target() -> std::path::PathBuf {
+    util::target_dir().join("package-verify")
+}
+
 /// `cargo package` verifies each crate against its workspace siblings published to a temporary
-/// local registry, and cargo keeps what it extracts from a registry by name and version (under
-/// `$CARGO_HOME/registry/src/-<hash>/`, the temporary registry having no name). Without a
-/// version bump a second run would verify against the first run's sources, so forget them.
+/// registry, and cargo treats registry crates as immutable: it neither re-extracts nor rebuilds
+/// a name and version it has seen. Without a version bump a second run would verify against the
+/// first run's build of our own crates, so forget those (third-party builds stay cached).
 fn forget_packaged_sources() {
+    let ours = |name: &str| {
+        let name = name.strip_prefix("lib").unwrap_or(name);
+        ["vector", "vtier", "weaviate", "xtask"]
+            .iter()
+            .any(|p| name.starts_with(p))
+    };
+    let _ = std::fs::remove_dir_all(util::target_dir().join("package"));
+    for sub in ["debug/deps", "debug/.fingerprint", "debug/build"] {
+        let Ok(entries) = std::fs::read_dir(package_target().join(sub)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if ours(&e.file_name().to_string_lossy()) {
+                let p = e.path();
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(p)
+                } else {
+                    std::fs::remove_file(p)
+                };
+            }
+        }
+    }
     let home = std::env::var_os("CARGO_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
@@ -263,6 +292,7 @@ fn forget_packaged_sources() {
         return;
     };
     for e in entries.flatten() {
+        // The temporary registry has no name, so its directory is `-<hash>`.
         if e.file_name().to_string_lossy().starts_with('-') {
             let _ = std::fs::remove_dir_all(e.path());
         }
