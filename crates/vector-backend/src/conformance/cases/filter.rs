@@ -8,7 +8,7 @@ use anyhow::ensure;
 
 use super::super::fixture::HOSTILE;
 use super::scan::load_filter_set;
-use super::{Ctx, expect_kind};
+use super::{Ctx, expect_kind, oracle_keys};
 use crate::{ErrorKind, Filter, FilterOp, QueryRequest, Record, ScanRequest};
 
 /// Checks `filters` through query (k = all), count and scan against the oracle. Refuses a
@@ -27,17 +27,7 @@ async fn check_loaded(
     filters: &[Filter],
 ) -> anyhow::Result<()> {
     for f in filters {
-        let want: BTreeSet<&str> = records
-            .iter()
-            .filter(|r| f.matches(&r.metadata))
-            .map(|r| r.key.as_str())
-            .collect();
-        ensure!(
-            !want.is_empty() && want.len() < records.len(),
-            "test predicate {f} matches {} of {} records; it must match some but not all",
-            want.len(),
-            records.len()
-        );
+        let want: BTreeSet<&str> = oracle_keys(records, f)?.into_iter().collect();
         let hits = ctx
             .backend
             .search(
@@ -323,15 +313,7 @@ pub(crate) async fn delete_by_filter_matches_oracle(ctx: Ctx) -> anyhow::Result<
         Filter::eq("color", "blue"),
         Filter::not(Filter::exists("price")),
     ]);
-    let doomed: BTreeSet<&str> = records
-        .iter()
-        .filter(|r| f.matches(&r.metadata))
-        .map(|r| r.key.as_str())
-        .collect();
-    ensure!(
-        !doomed.is_empty() && doomed.len() < records.len(),
-        "fixture sanity"
-    );
+    let doomed: BTreeSet<&str> = oracle_keys(&records, &f)?.into_iter().collect();
     let n = ctx.backend.delete_by_filter(ns, &f).await?;
     ensure!(
         n == doomed.len() as u64,

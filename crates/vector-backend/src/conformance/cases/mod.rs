@@ -279,6 +279,27 @@ pub(crate) fn expect_kind<T: std::fmt::Debug>(
     }
 }
 
+/// The keys of `records` that `filter` matches by the reference semantics, in the records'
+/// order. Refuses a predicate that matches none or all of them: such a test could not tell a
+/// backend that ignores the filter from one that applies it.
+pub(crate) fn oracle_keys<'a>(
+    records: &'a [Record],
+    filter: &crate::Filter,
+) -> anyhow::Result<Vec<&'a str>> {
+    let keys: Vec<&str> = records
+        .iter()
+        .filter(|r| filter.matches(&r.metadata))
+        .map(|r| r.key.as_str())
+        .collect();
+    ensure!(
+        !keys.is_empty() && keys.len() < records.len(),
+        "test predicate {filter} matches {} of {} records; it must match some but not all",
+        keys.len(),
+        records.len()
+    );
+    Ok(keys)
+}
+
 /// Builds a metadata object from a JSON literal.
 pub(crate) fn meta(v: serde_json::Value) -> Metadata {
     v.as_object().cloned().unwrap_or_default()
