@@ -1,11 +1,16 @@
-//! The [`VectorBackend`] trait every backend implements, and [`OpenBackend`], how a backend
-//! crate is named and opened from a URL.
+//! The [`VectorBackend`] trait, [`VectorBackendExt`] with the conveniences, and
+//! [`OpenBackend`], how a backend crate is named and opened from a URL.
 //!
-//! The trait is object-safe (it uses `async-trait`), so applications hold an
-//! `Arc<dyn VectorBackend>` and swap backends without changing code. Required methods are the
-//! contract's operations in their most general form; the design document's convenience
-//! signatures (`upsert`, `get`, `query`, `delete`) and the `scan` stream are provided on top
-//! of them, so a backend implements each behaviour once.
+//! `VectorBackend` is object-safe (it uses `async-trait`), so applications hold an
+//! `Arc<dyn VectorBackend>` and swap backends without changing code. Its methods are the
+//! contract's operations in their most general form and nothing else: a wrapper (metrics, say)
+//! forwards exactly these. The design document's one-record signatures (`upsert`, `get`,
+//! `query`, `delete`) and the `scan` stream live on [`VectorBackendExt`], implemented for every
+//! backend and not implementable by anyone else, so they cannot drift from the primitives.
+//!
+//! Backend crates do not implement `VectorBackend` by hand: they implement
+//! [`crate::driver::Driver`] and get it from [`crate::driver::Backend`], which validates,
+//! keeps the namespace catalogue and finishes results once for all of them.
 
 use std::fmt;
 use std::sync::Arc;
@@ -85,6 +90,15 @@ pub trait VectorBackend: fmt::Debug + Send + Sync {
     /// The nearest neighbours of `request.embedding`, with optional threshold and filter.
     async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>>;
 
+    /// The answers to several queries on one namespace, in the order of `requests`; each equals
+    /// what [`VectorBackend::search`] returns for it. Every request is validated before any is
+    /// run: one bad request fails the whole call.
+    async fn search_batch(
+        &self,
+        namespace: &str,
+        requests: &[QueryRequest],
+    ) -> Result<Vec<Vec<SearchResult>>>;
+
     /// How many vectors the namespace holds, or match `filter`.
     async fn count(&self, namespace: &str, filter: Option<&Filter>) -> Result<u64>;
 
@@ -94,9 +108,16 @@ pub trait VectorBackend: fmt::Debug + Send + Sync {
     /// Deletes every vector that matches `filter`; returns how many.
     async fn delete_by_filter(&self, namespace: &str, filter: &Filter) -> Result<u64>;
 
-    /// Releases connections. The backend must not be used afterwards. The default does nothing.
-    async fn close(&self) {}
+    /// Releases connections. The backend must not be used afterwards.
+    async fn close(&self);
+}
 
+/// The design document's one-record operations and the `scan` stream, for every
+/// [`VectorBackend`]. Implemented once, here, on top of the primitives; it cannot be implemented
+/// elsewhere (the blanket implementation below covers every backend), so a wrapper never has
+/// to forward it and no backend can make it behave differently.
+#[async_trait]
+pub trait VectorBackendExt: VectorBackend {
     /// Inserts or replaces one vector (the design document's `upsert`).
     async fn upsert(
         &self,
@@ -133,33 +154,35 @@ pub trait VectorBackend: fmt::Debug + Send + Sync {
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
         Ok(self.delete_batch(namespace, &[key.to_owned()]).await? > 0)
     }
+
+    /// All records of a namespace (optionally filtered) as a stream of pages, following
+    /// [`VectorBackend::scan_page`] cursors. For export, backup and migration: memory use is
+    /// one page at a time.
+    fn scan<'a>(
+        &'a self,
+        namespace: &'a str,
+        request: ScanRequest,
+    ) -> BoxStream<'a, Result<Vec<Record>>> {
+        use futures_util::StreamExt as _;
+        // State: the next request, or None once the last page was returned.
+        Box::pin(
+            futures_util::stream::try_unfold(Some(request), move |next| async move {
+                let Some(request) = next else { return Ok(None) };
+                let page = self.scan_page(namespace, &request).await?;
+                let following = page
+                    .next_cursor
+                    .map(|c| request.clone().with_cursor(Some(c)));
+                Ok(Some((page.records, following)))
+            })
+            .filter(|page: &Result<Vec<Record>>| {
+                // An empty last page carries no information for the consumer.
+                std::future::ready(!matches!(page, Ok(p) if p.is_empty()))
+            }),
+        )
+    }
 }
 
-/// All records of a namespace (optionally filtered) as a stream of pages, following
-/// [`VectorBackend::scan_page`] cursors. For export, backup and migration: memory use is one
-/// page at a time.
-pub fn scan<'a>(
-    backend: &'a dyn VectorBackend,
-    namespace: &'a str,
-    request: ScanRequest,
-) -> BoxStream<'a, Result<Vec<Record>>> {
-    use futures_util::StreamExt as _;
-    // State: the next request, or None once the last page was returned.
-    Box::pin(
-        futures_util::stream::try_unfold(Some(request), move |next| async move {
-            let Some(request) = next else { return Ok(None) };
-            let page = backend.scan_page(namespace, &request).await?;
-            let following = page
-                .next_cursor
-                .map(|c| request.clone().with_cursor(Some(c)));
-            Ok(Some((page.records, following)))
-        })
-        .filter(|page: &Result<Vec<Record>>| {
-            // An empty last page carries no information for the consumer.
-            std::future::ready(!matches!(page, Ok(p) if p.is_empty()))
-        }),
-    )
-}
+impl<T: VectorBackend + ?Sized> VectorBackendExt for T {}
 
 /// A cheaply cloneable, type-erased backend.
 pub type DynBackend = Arc<dyn VectorBackend>;
@@ -181,7 +204,7 @@ pub trait OpenBackend: VectorBackend + Sized + 'static {
 }
 
 #[async_trait]
-#[deny(clippy::missing_trait_methods)] // Every method, provided ones included, must reach `T`.
+#[deny(clippy::missing_trait_methods)] // Every method must reach `T`.
 impl<T: VectorBackend + ?Sized> VectorBackend for Arc<T> {
     fn backend_type(&self) -> &'static str {
         (**self).backend_type()
@@ -223,6 +246,13 @@ impl<T: VectorBackend + ?Sized> VectorBackend for Arc<T> {
     async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
         (**self).search(namespace, request).await
     }
+    async fn search_batch(
+        &self,
+        namespace: &str,
+        requests: &[QueryRequest],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        (**self).search_batch(namespace, requests).await
+    }
     async fn count(&self, namespace: &str, filter: Option<&Filter>) -> Result<u64> {
         (**self).count(namespace, filter).await
     }
@@ -234,31 +264,5 @@ impl<T: VectorBackend + ?Sized> VectorBackend for Arc<T> {
     }
     async fn close(&self) {
         (**self).close().await;
-    }
-    // The provided methods are forwarded too, so a wrapper's override (metrics, say) is not
-    // bypassed by the trait's default when called through an `Arc`.
-    async fn upsert(
-        &self,
-        namespace: &str,
-        key: &str,
-        embedding: Vec<f32>,
-        metadata: Metadata,
-    ) -> Result<()> {
-        (**self).upsert(namespace, key, embedding, metadata).await
-    }
-    async fn get(&self, namespace: &str, key: &str) -> Result<Option<StoredVector>> {
-        (**self).get(namespace, key).await
-    }
-    async fn query(
-        &self,
-        namespace: &str,
-        embedding: &[f32],
-        k: usize,
-        threshold: Option<f64>,
-    ) -> Result<Vec<SearchResult>> {
-        (**self).query(namespace, embedding, k, threshold).await
-    }
-    async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
-        (**self).delete(namespace, key).await
     }
 }

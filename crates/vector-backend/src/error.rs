@@ -99,6 +99,9 @@ pub struct Error {
     message: Cow<'static, str>,
     #[source]
     source: Option<BoxError>,
+    /// Set by [`Error::namespace_changed`]: the support layer refreshes its catalogue entry and
+    /// retries instead of returning the error.
+    namespace_changed: bool,
 }
 
 impl Error {
@@ -108,6 +111,7 @@ impl Error {
             kind,
             message: message.into(),
             source: None,
+            namespace_changed: false,
         }
     }
 
@@ -146,6 +150,47 @@ impl Error {
     /// Shorthand for an [`ErrorKind::Backend`] error.
     pub fn backend(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Backend, message)
+    }
+
+    /// Shorthand for an [`ErrorKind::Unavailable`] error: the server cannot be reached or said
+    /// "try again" (loading, busy, shutting down, too many connections).
+    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+
+    /// An [`ErrorKind::Timeout`] error: `what` got no answer within `limit`.
+    pub fn timeout(what: &str, limit: std::time::Duration) -> Self {
+        Self::new(
+            ErrorKind::Timeout,
+            format!("{what} did not answer within {} ms", limit.as_millis()),
+        )
+    }
+
+    /// The standard [`ErrorKind::ConfigMismatch`] error of `create_namespace`.
+    pub fn config_mismatch(namespace: &str) -> Self {
+        Self::new(
+            ErrorKind::ConfigMismatch,
+            format!("namespace {namespace} exists with a different config"),
+        )
+    }
+
+    /// What a [`crate::driver::Driver`] returns when the namespace entry it was given is no
+    /// longer the namespace on the server (another client dropped it, or dropped and re-created
+    /// it). The support layer then reloads the entry and retries the operation, so callers see
+    /// this error only when the namespace keeps changing under them; its kind is then
+    /// [`ErrorKind::Unavailable`] (retryable).
+    pub fn namespace_changed(namespace: &str) -> Self {
+        let mut e = Self::new(
+            ErrorKind::Unavailable,
+            format!("namespace {namespace} was dropped or re-created by another client meanwhile"),
+        );
+        e.namespace_changed = true;
+        e
+    }
+
+    /// True for an error made by [`Error::namespace_changed`].
+    pub fn is_namespace_changed(&self) -> bool {
+        self.namespace_changed
     }
 
     /// A [`ErrorKind::DimensionMismatch`] error with the standard message.

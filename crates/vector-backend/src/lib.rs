@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
+pub mod driver;
 mod error;
 pub mod filter;
 mod redact;
@@ -14,7 +15,7 @@ pub mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
-pub use backend::{DynBackend, OpenBackend, VectorBackend, scan};
+pub use backend::{DynBackend, OpenBackend, VectorBackend, VectorBackendExt};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use filter::{Filter, FilterValue};
 pub use redact::redact_url;

@@ -73,6 +73,50 @@ impl Scored {
     }
 }
 
+/// A server's native distance, and how it maps to the contract's `(score, distance)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NativeDistance {
+    /// `1 - cos` (Redis `COSINE`, pgvector `<=>`, Weaviate `cosine`).
+    CosineDistance,
+    /// `1 - a·b` (Redis `IP`).
+    OneMinusDot,
+    /// `-(a·b)` (pgvector `<#>`, Weaviate `dot`).
+    NegativeDot,
+    /// `‖a-b‖` (pgvector `<->`).
+    Euclidean,
+    /// `‖a-b‖²` (Redis `L2`, Weaviate `l2-squared`).
+    SquaredEuclidean,
+}
+
+impl NativeDistance {
+    /// The contract's score and distance for a native distance `d`.
+    pub fn scored(self, d: f64) -> Scored {
+        match self {
+            Self::CosineDistance => Scored::from_cosine_distance(d),
+            Self::OneMinusDot => Scored::from_one_minus_dot(d),
+            Self::NegativeDot => Scored::from_negative_dot(d),
+            Self::Euclidean => Scored::from_euclidean(d),
+            Self::SquaredEuclidean => Scored::from_squared_euclidean(d),
+        }
+    }
+
+    /// The largest native distance whose score can still reach `threshold`, widened by
+    /// [`pushdown_margin`] so that server rounding never drops a record the exact check keeps.
+    /// Negative when no record can pass (a positive threshold on a Euclidean score).
+    pub fn bound(self, threshold: f64) -> f64 {
+        let m = pushdown_margin(threshold);
+        match self {
+            Self::CosineDistance | Self::OneMinusDot => 1.0 - threshold + m,
+            Self::NegativeDot | Self::Euclidean => -threshold + m,
+            Self::SquaredEuclidean => {
+                let d = -threshold + m;
+                if d < 0.0 { -1.0 } else { d * d }
+            }
+        }
+    }
+}
+
 /// The exact score of `a` against `b` under `metric`, computed in f64: the reference.
 ///
 /// # Panics
@@ -170,6 +214,23 @@ mod tests {
         assert_eq!(Scored::from_one_minus_dot(1.0 - 23.0).score, 23.0);
         assert_eq!(Scored::from_negative_dot(-23.0).score, 23.0);
         assert_eq!(Scored::from_cosine_distance(0.25).score, 0.75);
+    }
+
+    #[test]
+    fn native_bounds_keep_every_passing_distance() {
+        use NativeDistance::*;
+        for (native, d) in [
+            (CosineDistance, 0.25),
+            (OneMinusDot, 0.25),
+            (NegativeDot, -3.0),
+            (Euclidean, 2.0),
+            (SquaredEuclidean, 4.0),
+        ] {
+            let t = native.scored(d).score;
+            assert!(d <= native.bound(t), "{native:?}");
+        }
+        assert!(Euclidean.bound(0.5) < 0.0);
+        assert!(SquaredEuclidean.bound(0.5) < 0.0);
     }
 
     #[test]

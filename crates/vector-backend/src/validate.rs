@@ -86,11 +86,26 @@ pub fn embedding(e: &[f32], metric: Metric) -> Result<()> {
             format!("embedding value at index {i} is not finite"),
         ));
     }
-    if metric == Metric::Cosine && e.iter().all(|v| *v == 0.0) {
-        return Err(Error::new(
-            ErrorKind::InvalidEmbedding,
-            "an all-zero embedding has no cosine similarity",
-        ));
+    if metric == Metric::Cosine {
+        if e.iter().all(|v| *v == 0.0) {
+            return Err(Error::new(
+                ErrorKind::InvalidEmbedding,
+                "an all-zero embedding has no cosine similarity",
+            ));
+        }
+        // Servers compute cosine in f32: a squared norm that underflows to zero or a subnormal,
+        // or overflows to infinity, makes the similarity 0/0 or inf/inf there, so the vector
+        // could be stored and then never found. Refuse it everywhere.
+        let norm2: f64 = e.iter().map(|v| f64::from(*v) * f64::from(*v)).sum();
+        if !((norm2 as f32).is_normal()) {
+            return Err(Error::new(
+                ErrorKind::InvalidEmbedding,
+                format!(
+                    "the embedding's squared norm {norm2:e} is outside f32's normal range; \
+                     its cosine similarity cannot be computed"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -201,6 +216,14 @@ pub fn k(k: usize) -> Result<()> {
 /// `InvalidNamespace`, `InvalidArgument` or `InvalidEmbedding`.
 pub fn query(namespace: &str, request: &QueryRequest) -> Result<()> {
     self::namespace(namespace)?;
+    query_request(request)
+}
+
+/// [`query`] without the namespace name.
+///
+/// # Errors
+/// `InvalidArgument` or `InvalidEmbedding`.
+pub fn query_request(request: &QueryRequest) -> Result<()> {
     k(request.k)?;
     threshold(request.threshold)?;
     // Dot product has no zero-vector rule: only the metric-independent checks apply here.
@@ -351,6 +374,10 @@ mod tests {
         }
         assert!(embedding(&[0.0, 0.0], Metric::DotProduct).is_ok());
         assert!(embedding(&[0.0, 0.0], Metric::Cosine).is_err());
+        assert!(embedding(&[1e-30, 1e-30], Metric::Cosine).is_err());
+        assert!(embedding(&[1e30, 1e30], Metric::Cosine).is_err());
+        assert!(embedding(&[1e-30, 1e-30], Metric::DotProduct).is_ok());
+        assert!(embedding(&[1e-18, 1.0], Metric::Cosine).is_ok());
         assert!(embedding(&[f32::NAN], Metric::Euclidean).is_err());
         assert!(embedding(&[], Metric::Euclidean).is_err());
         let c = NamespaceConfig::new(2);

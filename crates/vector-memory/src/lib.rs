@@ -1,10 +1,18 @@
 #![doc = include_str!("../README.md")]
 
 mod backend;
+mod catalog;
 mod config;
 mod error;
 mod kernel;
 mod namespace;
+mod write;
 
-pub use backend::MemoryBackend;
+pub use backend::MemoryDriver;
+pub use catalog::MemoryNamespace;
 pub use config::MemoryConfig;
+
+/// The in-memory backend: a [`vector_backend::VectorBackend`] over a [`MemoryDriver`].
+/// `MemoryBackend::new(MemoryConfig::default())` or `MemoryBackend::default()` opens one with
+/// a new, empty store.
+pub type MemoryBackend = vector_backend::driver::Backend<MemoryDriver>;

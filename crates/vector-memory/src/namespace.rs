@@ -33,6 +33,8 @@ pub(crate) struct Namespace {
     total_bytes: u64,
     /// Key → row, sorted so scans page in key order.
     index: BTreeMap<String, usize>,
+    /// False once the namespace was dropped: handles to it must not read or write it.
+    pub(crate) live: bool,
 }
 
 /// A candidate in the bounded top-k heap. The heap's maximum is the *worst* kept candidate, so
@@ -83,6 +85,7 @@ impl Namespace {
             sizes: Vec::new(),
             total_bytes: 0,
             index: BTreeMap::new(),
+            live: true,
         }
     }
 
@@ -104,22 +107,22 @@ impl Namespace {
         self.index.get(key).map(|&i| self.sizes[i])
     }
 
-    pub(crate) fn upsert(&mut self, r: Record) {
-        let size = record_size(&r);
+    pub(crate) fn upsert(&mut self, r: &Record) {
+        let size = record_size(r);
         let inv = kernel::inverse_norm(&r.embedding);
         if let Some(&i) = self.index.get(&r.key) {
             let d = self.config.dimension;
             self.data[i * d..(i + 1) * d].copy_from_slice(&r.embedding);
             self.inv_norms[i] = inv;
-            self.metadata[i] = r.metadata;
+            self.metadata[i] = r.metadata.clone();
             self.total_bytes = self.total_bytes - self.sizes[i] + size;
             self.sizes[i] = size;
         } else {
             self.data.extend_from_slice(&r.embedding);
             self.inv_norms.push(inv);
             self.index.insert(r.key.clone(), self.keys.len());
-            self.keys.push(r.key);
-            self.metadata.push(r.metadata);
+            self.keys.push(r.key.clone());
+            self.metadata.push(r.metadata.clone());
             self.total_bytes += size;
             self.sizes.push(size);
         }
@@ -139,6 +142,8 @@ impl Namespace {
         };
         let last = self.keys.len() - 1;
         let d = self.config.dimension;
+        // The removed row's bytes leave the total (the capacity budget is returned on delete).
+        self.total_bytes -= self.sizes[i];
         if i != last {
             self.data.copy_within(last * d..(last + 1) * d, i * d);
             self.keys.swap(i, last);
@@ -206,12 +211,13 @@ impl Namespace {
         (out, more)
     }
 
-    /// Exact top-k by the contract's order. Scores are ranked in f32 (vectorised) and the
-    /// kept results rescored in f64, so reported values equal the reference.
+    /// The exact best `fetch` candidates by the contract's order. Scores are ranked in f32
+    /// (vectorised) and the kept ones rescored in f64, so reported values equal the reference;
+    /// the core applies the exact threshold, the order and `k`.
     pub(crate) fn search(
         &self,
         query: &[f32],
-        k: usize,
+        fetch: usize,
         threshold: Option<f64>,
         filter: Option<&Filter>,
         include_embedding: bool,
@@ -229,8 +235,8 @@ impl Namespace {
                 Metric::Euclidean => -kernel::squared_l2(query, row).sqrt(),
             }
         };
-        // Keep a few extra candidates so f64 rescoring can reorder near-ties at the boundary.
-        let keep = k + 8;
+        // A few more than asked, so f64 rescoring can reorder near-ties at the boundary.
+        let keep = fetch + 8;
         let scan = |rows: std::ops::Range<usize>| -> BinaryHeap<Candidate<'_>> {
             let mut heap = BinaryHeap::with_capacity(keep + 1);
             for i in rows {
@@ -276,7 +282,7 @@ impl Namespace {
         } else {
             scan(0..n).into_vec()
         };
-        let results = candidates
+        candidates
             .into_iter()
             .map(|c| {
                 let row = self.row(c.row);
@@ -289,7 +295,6 @@ impl Namespace {
                     include_embedding.then(|| row.to_vec()),
                 )
             })
-            .collect();
-        score::finish(results, k, threshold)
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use vector_backend::{ErrorKind, Metadata, Record, VectorBackend};
+use vector_backend::{ErrorKind, Metadata, Record, VectorBackend, VectorBackendExt as _};
 use vector_memory::{MemoryBackend, MemoryConfig};
 
 fn rec(key: &str) -> Record {

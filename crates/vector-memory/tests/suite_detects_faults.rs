@@ -24,12 +24,27 @@ enum Fault {
     ScanRepeatsLastRecord,
     DropsSomeNeighbours,
     ForgetsConfigOnReopen,
+    /// The old pgvector bug: a write to a namespace this object saw, but another object
+    /// dropped meanwhile, is acknowledged and lost.
+    LosesWritesAfterDropElsewhere,
 }
 
 #[derive(Debug)]
 struct Faulty {
     inner: Arc<MemoryBackend>,
     fault: Fault,
+    /// Namespaces this object has written to (its "cache").
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Faulty {
+    fn new(inner: Arc<MemoryBackend>, fault: Fault) -> Self {
+        Self {
+            inner,
+            fault,
+            seen: Default::default(),
+        }
+    }
 }
 
 impl Faulty {
@@ -106,6 +121,13 @@ impl VectorBackend for Faulty {
             }
             return Ok(());
         }
+        if self.fault == Fault::LosesWritesAfterDropElsewhere {
+            let seen = self.seen.lock().unwrap().contains(ns);
+            if seen && self.inner.namespace_info(ns).await?.is_none() {
+                return Ok(());
+            }
+            self.seen.lock().unwrap().insert(ns.to_owned());
+        }
         self.inner.upsert_batch(&self.ns(ns), records).await
     }
     async fn get_batch(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<StoredVector>>> {
@@ -172,30 +194,49 @@ impl VectorBackend for Faulty {
         if self.fault == Fault::ScanRepeatsLastRecord && page.next_cursor.is_some() {
             // An off-by-one cursor: the next page starts at the last record again.
             let n = page.records.len();
-            page.next_cursor = page.records.get(n.saturating_sub(2)).map(|r| r.key.clone());
+            page.next_cursor = page
+                .records
+                .get(n.saturating_sub(2))
+                .map(|r| cursor_of(&r.key));
         }
         Ok(page)
     }
     async fn delete_by_filter(&self, ns: &str, filter: &Filter) -> Result<u64> {
         self.inner.delete_by_filter(&self.ns(ns), filter).await
     }
+    async fn search_batch(
+        &self,
+        ns: &str,
+        requests: &[QueryRequest],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        let mut out = Vec::new();
+        for r in requests {
+            out.push(self.search(ns, r).await?);
+        }
+        Ok(out)
+    }
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
+
+/// The cursor the core makes for `key` (its bytes in hex).
+fn cursor_of(key: &str) -> String {
+    key.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Runs `case` against a memory backend with `fault`; `reopen` shares the storage unless the
 /// fault is forgetting configs.
 async fn outcome(fault: Fault, case: &str) -> anyhow::Result<()> {
     let shared = Arc::new(MemoryBackend::default());
-    let backend: DynBackend = Arc::new(Faulty {
-        inner: shared.clone(),
-        fault,
-    });
+    let backend: DynBackend = Arc::new(Faulty::new(shared.clone(), fault));
     let reopen = move || {
         let inner = if fault == Fault::ForgetsConfigOnReopen {
             Arc::new(MemoryBackend::default())
         } else {
             shared.clone()
         };
-        async move { Ok(Arc::new(Faulty { inner, fault }) as DynBackend) }
+        async move { Ok(Arc::new(Faulty::new(inner, fault)) as DynBackend) }
     };
     run_case(backend, reopen, "vt_faults_case", case).await
 }
@@ -236,6 +277,14 @@ async fn every_fault_is_caught_by_its_case() {
         (
             Fault::ForgetsConfigOnReopen,
             "namespace::config_survives_reopen_through_server",
+        ),
+        (
+            Fault::LosesWritesAfterDropElsewhere,
+            "replicas::upsert_after_drop_elsewhere_creates_again",
+        ),
+        (
+            Fault::LosesWritesAfterDropElsewhere,
+            "replicas::random_operations_keep_acknowledged_writes",
         ),
     ];
     for (fault, case) in expectations {

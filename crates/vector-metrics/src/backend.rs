@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use vector_backend::{
-    Capabilities, DynBackend, ErrorKind, Filter, Metadata, NamespaceConfig, NamespaceInfo,
-    QueryRequest, Record, Result, ScanPage, ScanRequest, SearchResult, StoredVector, VectorBackend,
+    Capabilities, DynBackend, ErrorKind, Filter, NamespaceConfig, NamespaceInfo, QueryRequest,
+    Record, Result, ScanPage, ScanRequest, SearchResult, StoredVector, VectorBackend,
 };
 
 use crate::event::{MetricsCallback, MetricsEvent, operation as op};
@@ -106,7 +106,11 @@ impl<B> Drop for MetricsBackend<B> {
     }
 }
 
+/// Every primitive is forwarded (the conveniences of `VectorBackendExt` call these), and
+/// labelled with the design document's operation names: a batch of one record or key is that
+/// operation (`upsert`, `get`, `delete`), since the single-record calls are exactly that.
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
     fn backend_type(&self) -> &'static str {
         self.inner.backend_type()
@@ -192,8 +196,13 @@ impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
     }
 
     async fn upsert_batch(&self, namespace: &str, records: Vec<Record>) -> Result<()> {
+        let operation = if records.len() == 1 {
+            op::UPSERT
+        } else {
+            op::UPSERT_BATCH
+        };
         self.observe(
-            op::UPSERT_BATCH,
+            operation,
             namespace,
             self.inner.upsert_batch(namespace, records),
         )
@@ -205,17 +214,23 @@ impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
         namespace: &str,
         keys: &[String],
     ) -> Result<Vec<Option<StoredVector>>> {
-        self.observe(
-            op::GET_BATCH,
-            namespace,
-            self.inner.get_batch(namespace, keys),
-        )
-        .await
+        let operation = if keys.len() == 1 {
+            op::GET
+        } else {
+            op::GET_BATCH
+        };
+        self.observe(operation, namespace, self.inner.get_batch(namespace, keys))
+            .await
     }
 
     async fn delete_batch(&self, namespace: &str, keys: &[String]) -> Result<u64> {
+        let operation = if keys.len() == 1 {
+            op::DELETE
+        } else {
+            op::DELETE_BATCH
+        };
         self.observe(
-            op::DELETE_BATCH,
+            operation,
             namespace,
             self.inner.delete_batch(namespace, keys),
         )
@@ -225,6 +240,19 @@ impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
     async fn search(&self, namespace: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
         self.observe(op::QUERY, namespace, self.inner.search(namespace, request))
             .await
+    }
+
+    async fn search_batch(
+        &self,
+        namespace: &str,
+        requests: &[QueryRequest],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        self.observe(
+            op::QUERY_BATCH,
+            namespace,
+            self.inner.search_batch(namespace, requests),
+        )
+        .await
     }
 
     async fn count(&self, namespace: &str, filter: Option<&Filter>) -> Result<u64> {
@@ -258,45 +286,5 @@ impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
     async fn close(&self) {
         self.inner.close().await;
         self.report_closed();
-    }
-
-    async fn upsert(
-        &self,
-        namespace: &str,
-        key: &str,
-        embedding: Vec<f32>,
-        metadata: Metadata,
-    ) -> Result<()> {
-        self.observe(
-            op::UPSERT,
-            namespace,
-            self.inner.upsert(namespace, key, embedding, metadata),
-        )
-        .await
-    }
-
-    async fn get(&self, namespace: &str, key: &str) -> Result<Option<StoredVector>> {
-        self.observe(op::GET, namespace, self.inner.get(namespace, key))
-            .await
-    }
-
-    async fn query(
-        &self,
-        namespace: &str,
-        embedding: &[f32],
-        k: usize,
-        threshold: Option<f64>,
-    ) -> Result<Vec<SearchResult>> {
-        self.observe(
-            op::QUERY,
-            namespace,
-            self.inner.query(namespace, embedding, k, threshold),
-        )
-        .await
-    }
-
-    async fn delete(&self, namespace: &str, key: &str) -> Result<bool> {
-        self.observe(op::DELETE, namespace, self.inner.delete(namespace, key))
-            .await
     }
 }

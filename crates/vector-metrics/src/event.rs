@@ -9,8 +9,9 @@ use vector_backend::ErrorKind;
 
 /// The values of the `operation` label, one per trait operation.
 ///
-/// `search` and the design document's `query` are both reported as [`operation::QUERY`]; the
-/// single-record conveniences (`upsert`, `get`, `delete`) keep their own names so the design
+/// `search` and the design document's `query` are both reported as [`operation::QUERY`]; a
+/// batch of exactly one record or key is reported as the single-record operation (`upsert`,
+/// `get`, `delete`), which is what the single-record conveniences send, so the design
 /// document's four operations appear as they are named there.
 pub mod operation {
     /// `health_check`.
@@ -39,6 +40,8 @@ pub mod operation {
     pub const DELETE_BATCH: &str = "delete_batch";
     /// `search` and `query`.
     pub const QUERY: &str = "query";
+    /// `search_batch`: several queries in one call.
+    pub const QUERY_BATCH: &str = "query_batch";
     /// `count`.
     pub const COUNT: &str = "count";
     /// `scan_page`.

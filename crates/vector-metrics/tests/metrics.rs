@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use vector_backend::VectorBackendExt as _;
 use vector_backend::{DynBackend, ErrorKind, Metadata, VectorBackend};
 use vector_memory::{MemoryBackend, MemoryConfig};
 use vector_metrics::{

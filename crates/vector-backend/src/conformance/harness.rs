@@ -34,6 +34,7 @@ type Fallback = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = anyhow::Result<S
 /// reason on stderr, and the run fails if [`REQUIRE_ENV`] names the backend.
 pub struct Harness<B: OpenBackend> {
     fallback: Option<(String, Fallback)>,
+    twin: Option<fn(&B) -> B>,
     _backend: PhantomData<fn() -> B>,
 }
 
@@ -56,6 +57,7 @@ impl<B: OpenBackend> Harness<B> {
     pub fn new() -> Self {
         Self {
             fallback: None,
+            twin: None,
             _backend: PhantomData,
         }
     }
@@ -77,6 +79,16 @@ impl<B: OpenBackend> Harness<B> {
         Fut: Future<Output = anyhow::Result<String>> + 'static,
     {
         self.fallback = Some((target.to_owned(), Box::new(move || Box::pin(start()))));
+        self
+    }
+
+    /// How to make a second object over the same storage as a given one, for the cases about
+    /// several clients of one server. Without it, the second object is opened from the same
+    /// URL, which is right for every backend with a server; the memory backend, whose URL opens
+    /// a new store, shares its store instead.
+    #[must_use]
+    pub fn twin(mut self, make: fn(&B) -> B) -> Self {
+        self.twin = Some(make);
         self
     }
 
@@ -116,12 +128,13 @@ impl<B: OpenBackend> Harness<B> {
                 return not_run::<B>(&args, &format!("{target} did not start: {e:#}"), required);
             }
         };
-        let backend: DynBackend = match rt.block_on(B::open(&url)) {
+        let typed: Arc<B> = match rt.block_on(B::open(&url)) {
             Ok(b) => Arc::new(b),
             Err(e) => {
                 return not_run::<B>(&args, &format!("cannot open {target}: {e}"), required);
             }
         };
+        let backend: DynBackend = typed.clone();
         if !rt.block_on(backend.health_check()) {
             let reason = format!("{target} is not healthy (health_check returned false)");
             return not_run::<B>(&args, &reason, required);
@@ -133,6 +146,13 @@ impl<B: OpenBackend> Harness<B> {
                 let url = url.clone();
                 Box::pin(async move { Ok(Arc::new(B::open(&url).await?) as DynBackend) })
             })
+        };
+        let second: Reopen = match self.twin {
+            Some(make) => Arc::new(move || {
+                let b: DynBackend = Arc::new(make(&typed));
+                Box::pin(async move { Ok(b) })
+            }),
+            None => reopen.clone(),
         };
         let run_id = run_id();
         rt.block_on(sweep(&backend));
@@ -149,13 +169,14 @@ impl<B: OpenBackend> Harness<B> {
                 let caps = caps.clone();
                 let rt = rt.clone();
                 let reopen = reopen.clone();
+                let second = second.clone();
                 let ns = format!("vt_{run_id}_{i:03}");
                 let Case {
                     name: case_name,
                     run,
                 } = case;
                 Trial::test(case_name, move || {
-                    let ctx = Ctx::new(backend, caps, reopen, ns, case_name);
+                    let ctx = Ctx::new(backend, caps, reopen, second, ns, case_name);
                     let outcome = rt.block_on(async {
                         match tokio::time::timeout(CASE_TIMEOUT, run(ctx.clone())).await {
                             Ok(r) => r,

@@ -68,7 +68,8 @@ pub fn case_names() -> Vec<&'static str> {
 
 /// Runs one case by name against `backend` in namespace `ns`, for tests of the suite itself
 /// (a deliberately broken backend must fail the case that guards the broken rule). `reopen`
-/// opens a second, independent backend object on the same storage.
+/// opens a second, independent backend object on the same storage (it also serves as the
+/// second object of the cases about several clients).
 ///
 /// # Errors
 /// The case's failure, or an unknown case name.
@@ -90,7 +91,7 @@ where
     let reopen: cases::Reopen = Arc::new(move || {
         Box::pin(reopen()) as Pin<Box<dyn Future<Output = Result<DynBackend>> + Send>>
     });
-    let ctx = cases::Ctx::new(backend, caps, reopen, ns.to_owned(), name);
+    let ctx = cases::Ctx::new(backend, caps, reopen.clone(), reopen, ns.to_owned(), name);
     let outcome = (case.run)(ctx.clone()).await;
     ctx.cleanup().await;
     outcome

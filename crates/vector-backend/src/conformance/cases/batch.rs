@@ -4,6 +4,7 @@ use anyhow::ensure;
 use serde_json::json;
 
 use super::{Ctx, expect_kind, meta, no_meta, tag};
+use crate::VectorBackendExt as _;
 use crate::{ErrorKind, Record};
 
 pub(crate) async fn one_bad_record_writes_nothing(ctx: Ctx) -> anyhow::Result<()> {

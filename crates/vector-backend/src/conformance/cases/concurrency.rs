@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{Ctx, meta};
 use crate::Record;
+use crate::VectorBackendExt as _;
 
 pub(crate) async fn writers_and_readers_end_consistent(ctx: Ctx) -> anyhow::Result<()> {
     let ns = ctx.ns().to_owned();

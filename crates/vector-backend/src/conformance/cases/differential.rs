@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use anyhow::ensure;
 
 use super::{Ctx, tag};
+use crate::VectorBackendExt as _;
 use crate::synth::clustered;
 use crate::{IndexKind, Metric, NamespaceConfig, Record, score};
 

@@ -9,6 +9,7 @@ use anyhow::ensure;
 use super::super::fixture::HOSTILE;
 use super::scan::load_filter_set;
 use super::{Ctx, expect_kind, oracle_keys};
+use crate::VectorBackendExt as _;
 use crate::{ErrorKind, Filter, FilterOp, QueryRequest, Record, ScanRequest};
 
 /// Checks `filters` through query (k = all), count and scan against the oracle. Refuses a

@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail, ensure};
 use serde_json::json;
 
 use super::fixture::seed_of;
+use crate::VectorBackendExt as _;
 use crate::synth::SplitMix64;
 use crate::{
     Capabilities, DynBackend, Error, ErrorKind, Metadata, Metric, NamespaceConfig, Record,
@@ -18,6 +19,7 @@ mod concurrency;
 mod differential;
 mod filter;
 mod namespace;
+mod replicas;
 mod roundtrip;
 mod scan;
 mod scores;
@@ -54,6 +56,7 @@ pub(crate) fn all_cases() -> Vec<Case> {
         case!(validation::rejects_non_finite_embeddings),
         case!(validation::rejects_empty_and_oversized_embeddings),
         case!(validation::zero_vector_is_invalid_only_for_cosine),
+        case!(validation::cosine_norm_must_be_a_normal_f32),
         case!(validation::rejects_invalid_metadata),
         case!(validation::accepts_metadata_near_size_limit),
         case!(validation::rejects_k_out_of_range),
@@ -91,6 +94,7 @@ pub(crate) fn all_cases() -> Vec<Case> {
         case!(scores::euclidean_random_matches_reference),
         case!(scores::order_is_score_desc_then_key),
         case!(scores::ties_at_k_broken_by_key),
+        case!(scores::forty_equal_vectors_tie_by_key),
         case!(scores::k_bounds_results),
         case!(scores::threshold_is_inclusive_on_reported_score),
         case!(scores::threshold_is_inclusive_on_exact_integer_score),
@@ -128,6 +132,13 @@ pub(crate) fn all_cases() -> Vec<Case> {
         case!(differential::cosine_clustered_matches_oracle),
         case!(differential::dot_product_clustered_matches_oracle),
         case!(differential::euclidean_clustered_matches_oracle),
+        case!(replicas::upsert_after_drop_elsewhere_creates_again),
+        case!(replicas::stale_dimension_is_refused_after_recreate),
+        case!(replicas::recreated_metric_is_used_elsewhere),
+        case!(replicas::clear_elsewhere_is_seen),
+        case!(replicas::deletes_elsewhere_are_seen),
+        case!(replicas::reads_after_drop_elsewhere_are_empty),
+        case!(replicas::random_operations_keep_acknowledged_writes),
     ]
 }
 
@@ -138,6 +149,7 @@ pub(crate) struct Ctx {
     pub(crate) backend: DynBackend,
     pub(crate) caps: Capabilities,
     reopen: Reopen,
+    second: Reopen,
     ns: String,
     seed: u64,
     used: Arc<Mutex<Vec<String>>>,
@@ -148,6 +160,7 @@ impl Ctx {
         backend: DynBackend,
         caps: Capabilities,
         reopen: Reopen,
+        second: Reopen,
         ns: String,
         case: &str,
     ) -> Self {
@@ -160,6 +173,7 @@ impl Ctx {
             backend,
             caps,
             reopen,
+            second,
             ns,
             seed,
             used,
@@ -169,6 +183,12 @@ impl Ctx {
     /// A second backend object opened from the same URL.
     pub(crate) async fn reopen(&self) -> anyhow::Result<DynBackend> {
         Ok((self.reopen)().await?)
+    }
+
+    /// Another backend object on the same server (for the memory backend, on the same store):
+    /// what a second replica of a service is. It has its own catalogue.
+    pub(crate) async fn second(&self) -> anyhow::Result<DynBackend> {
+        Ok((self.second)().await?)
     }
 
     /// The case's own namespace.

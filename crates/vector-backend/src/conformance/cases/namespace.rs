@@ -4,6 +4,7 @@ use anyhow::{bail, ensure};
 use serde_json::json;
 
 use super::{Ctx, expect_kind, meta, no_meta, tag};
+use crate::VectorBackendExt as _;
 use crate::{ErrorKind, FieldType, IndexKind, Metric, NamespaceConfig, ScanRequest};
 
 pub(crate) async fn implicit_creation_uses_first_upsert(ctx: Ctx) -> anyhow::Result<()> {

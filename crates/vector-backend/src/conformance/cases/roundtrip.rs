@@ -4,10 +4,19 @@ use anyhow::{bail, ensure};
 use serde_json::json;
 
 use super::{Ctx, meta, no_meta, tag};
-use crate::QueryRequest;
+use crate::VectorBackendExt as _;
+use crate::{Metric, NamespaceConfig, QueryRequest};
 
 pub(crate) async fn embeddings_round_trip_bit_exactly(ctx: Ctx) -> anyhow::Result<()> {
     let ns = ctx.ns();
+    // Dot product: under cosine, a vector whose f32 squared norm overflows (f32::MAX) is
+    // refused, since its similarity cannot be computed (validation::cosine_norm_must_be_normal).
+    ctx.backend
+        .create_namespace(
+            ns,
+            &NamespaceConfig::new(10).with_metric(Metric::DotProduct),
+        )
+        .await?;
     let special = vec![
         1.0 / 3.0,
         std::f32::consts::PI,

@@ -7,6 +7,7 @@ use futures_util::TryStreamExt as _;
 
 use super::super::fixture::filter_records;
 use super::{Ctx, expect_kind, oracle_keys, tag};
+use crate::VectorBackendExt as _;
 use crate::{ErrorKind, FieldType, Filter, NamespaceConfig, Record, ScanRequest};
 
 pub(crate) async fn pages_cover_every_record_once(ctx: Ctx) -> anyhow::Result<()> {
@@ -103,7 +104,9 @@ pub(crate) async fn stream_helper_follows_cursors(ctx: Ctx) -> anyhow::Result<()
             .collect(),
     )
     .await?;
-    let pages: Vec<Vec<Record>> = crate::scan(&*ctx.backend, ns, ScanRequest::new(60))
+    let pages: Vec<Vec<Record>> = ctx
+        .backend
+        .scan(ns, ScanRequest::new(60))
         .try_collect()
         .await?;
     ensure!(
@@ -116,10 +119,11 @@ pub(crate) async fn stream_helper_follows_cursors(ctx: Ctx) -> anyhow::Result<()
         keys == want,
         "the stream yields every record once, in order"
     );
-    let empty: Vec<Vec<Record>> =
-        crate::scan(&*ctx.backend, "vt_absent_ns", ScanRequest::default())
-            .try_collect()
-            .await?;
+    let empty: Vec<Vec<Record>> = ctx
+        .backend
+        .scan("vt_absent_ns", ScanRequest::default())
+        .try_collect()
+        .await?;
     ensure!(empty.is_empty(), "an absent namespace streams nothing");
     Ok(())
 }

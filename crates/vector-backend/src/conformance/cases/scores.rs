@@ -3,6 +3,7 @@
 use anyhow::{Context as _, ensure};
 
 use super::{Ctx, expect_kind, no_meta, tag};
+use crate::VectorBackendExt as _;
 use crate::synth::random_unit;
 use crate::{ErrorKind, IndexKind, Metric, NamespaceConfig, SearchResult, score};
 
@@ -237,6 +238,41 @@ pub(crate) async fn ties_at_k_broken_by_key(ctx: Ctx) -> anyhow::Result<()> {
     ensure!(
         got == ["a", "b", "c"],
         "ties at the k-th place go to the smallest keys: {got:?}"
+    );
+    Ok(())
+}
+
+pub(crate) async fn forty_equal_vectors_tie_by_key(ctx: Ctx) -> anyhow::Result<()> {
+    // A tie group far larger than k: a server that returns an arbitrary k of them must be
+    // asked for the whole group before ties are broken by key. Exact index where there is one.
+    let ns = ctx.ns();
+    let index = if ctx.caps.supports_index(IndexKind::Flat) {
+        IndexKind::Flat
+    } else {
+        IndexKind::Auto
+    };
+    ctx.backend
+        .create_namespace(ns, &NamespaceConfig::new(3).with_index(index))
+        .await?;
+    let mut keys: Vec<String> = (0..40).map(|i| format!("t{i:02}")).collect();
+    // Written in a scrambled order, so insertion order cannot stand in for key order.
+    keys.sort_by_key(|k| crate::conformance::fixture::seed_of(k));
+    let records = keys
+        .iter()
+        .map(|k| crate::Record::new(k.clone(), vec![0.25, 0.5, 1.0], no_meta()))
+        .collect();
+    ctx.put_all(ns, records).await?;
+    ctx.put(ns, "u", vec![-1.0, 0.5, 0.25], no_meta()).await?;
+    for k in [1, 3, 10, 39, 40] {
+        let hits = ctx.backend.query(ns, &[0.25, 0.5, 1.0], k, None).await?;
+        let got: Vec<&str> = hits.iter().map(|h| h.key.as_str()).collect();
+        let want: Vec<String> = (0..k).map(|i| format!("t{i:02}")).collect();
+        ensure!(got == want, "k = {k}: {got:?}");
+    }
+    let hits = ctx.backend.query(ns, &[0.25, 0.5, 1.0], 41, None).await?;
+    ensure!(
+        hits.len() == 41 && hits[40].key == "u",
+        "the odd one out comes last"
     );
     Ok(())
 }

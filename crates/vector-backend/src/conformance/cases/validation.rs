@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::super::fixture::HOSTILE;
 use super::{Ctx, expect_kind, meta, no_meta};
+use crate::VectorBackendExt as _;
 use crate::validate::{MAX_DIMENSION, MAX_KEY_BYTES, MAX_METADATA_BYTES};
 use crate::{ErrorKind, FieldType, Filter, NamespaceConfig, QueryRequest, ScanRequest};
 
@@ -229,6 +230,48 @@ pub(crate) async fn zero_vector_is_invalid_only_for_cosine(ctx: Ctx) -> anyhow::
                 "zero vectors are fine under {metric}"
             );
         }
+    }
+    Ok(())
+}
+
+pub(crate) async fn cosine_norm_must_be_a_normal_f32(ctx: Ctx) -> anyhow::Result<()> {
+    // Servers compute cosine in f32: a vector whose squared norm underflows or overflows there
+    // would be stored and never found (0/0) or found with a NaN score.
+    let b = &ctx.backend;
+    let ns = ctx.ns();
+    ctx.put(ns, "ok", vec![1.0, 1.0], no_meta()).await?;
+    for (what, v) in [
+        ("tiny", vec![1e-30, 1e-30]),
+        ("subnormal", vec![1e-40, 0.0]),
+        ("huge", vec![1e30, -1e30]),
+    ] {
+        expect_kind(
+            b.upsert(ns, what, v.clone(), no_meta()).await,
+            ErrorKind::InvalidEmbedding,
+            &format!("cosine upsert of a {what} vector"),
+        )?;
+        expect_kind(
+            b.query(ns, &v, 1, None).await,
+            ErrorKind::InvalidEmbedding,
+            &format!("cosine query with a {what} vector"),
+        )?;
+    }
+    ensure!(b.count(ns, None).await? == 1, "nothing was written");
+    let hits = b.query(ns, &[1.0, 1.0], 1, Some(0.9)).await?;
+    ensure!(hits.len() == 1, "an ordinary vector is found");
+    let dot = ctx.extra_ns("dot");
+    if ctx
+        .create_if_supported(
+            &dot,
+            &NamespaceConfig::new(2).with_metric(crate::Metric::DotProduct),
+        )
+        .await?
+    {
+        ctx.put(&dot, "tiny", vec![1e-30, 1e-30], no_meta()).await?;
+        ensure!(
+            b.query(&dot, &[1.0, 1.0], 1, None).await?.len() == 1,
+            "tiny vectors are fine under dot product"
+        );
     }
     Ok(())
 }
