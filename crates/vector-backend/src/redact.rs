@@ -140,7 +140,10 @@ mod tests {
             redact_url("password = 'it\\'s secret' dbname=v"),
             "password=*** dbname=v"
         );
-        assert_eq!(redact_url("host=db password='never closed"), "host=db password=***");
+        assert_eq!(
+            redact_url("host=db password='never closed"),
+            "host=db password=***"
+        );
         let odd = redact_url("host=db oops password");
         assert!(!odd.contains("password"), "{odd}");
         assert_eq!(redact_url("host=db port=5432"), "host=db port=5432");

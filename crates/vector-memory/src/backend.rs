@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use vector_backend::driver::{
-    CheckedFilter, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
-    WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
+    ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, IndexKind, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,
@@ -157,9 +157,39 @@ impl Connect for MemoryDriver {
     type Config = MemoryConfig;
     const SCHEMES: &'static [&'static str] = &["memory"];
     const URL_ENV: &'static str = "";
+    const CONFIG_KEYS: &'static [ConfigKey] = &[
+        ConfigKey {
+            name: "memory_max_vectors",
+            help: "most vectors held across all namespaces (unlimited when unset)",
+            secret: false,
+        },
+        ConfigKey {
+            name: "memory_max_bytes",
+            help: "most bytes of embeddings, keys and metadata held (unlimited when unset)",
+            secret: false,
+        },
+    ];
 
     fn config_from_url(url: &str) -> Result<MemoryConfig> {
         MemoryConfig::from_url(url)
+    }
+
+    fn config_from_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<MemoryConfig>> {
+        let number = |key: &str| -> Result<Option<u64>> {
+            get(key)
+                .map(|v| {
+                    v.trim().parse().map_err(|_| {
+                        vector_backend::Error::invalid_argument(format!(
+                            "{key} must be a whole number (got {v:?})"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let mut config = MemoryConfig::default();
+        config.max_vectors = number("memory_max_vectors")?;
+        config.max_bytes = number("memory_max_bytes")?;
+        Ok(Some(config))
     }
 
     async fn connect(config: MemoryConfig) -> Result<Self> {

@@ -6,7 +6,7 @@
 use serde_json::json;
 use vector_tier::{
     BackendConfig, BackendKind, FieldType, Filter, NamespaceConfig, QueryRequest, Result,
-    VectorBackend, with_vector_backend,
+    VectorBackend, VectorBackendExt, with_vector_backend,
 };
 
 #[tokio::main]

@@ -1,80 +1,24 @@
-//! [`BackendConfig`] and [`BackendKind`]: the design document's configuration keys
-//! (`redis_url`, `weaviate_url`, `pg_connection_string`, ...) and its environment variables
-//! (`BACKEND_TYPE`, `REDIS_URL`, `WEAVIATE_URL`, `PG_CONNECTION_STRING`).
+//! [`BackendConfig`]: the design document's config dict, typed where it can be. It holds
+//! configuration keys by name (`redis_url`, `pg_connection_string`, `weaviate_url`, ...: each
+//! backend declares its own in [`Connect::CONFIG_KEYS`](vector_backend::driver::Connect)), and
+//! typed configs passed as types (`with_typed::<RedisDriver>(RedisConfig { .. })`), which win
+//! over keys. Nothing is turned into a URL and parsed back, so a secret given as a key or a
+//! field stays where it was put.
 
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::str::FromStr;
+use std::sync::Arc;
 
-use vector_backend::{Error, Result, redact_url};
+use vector_backend::driver::Connect;
+use vector_backend::redact_url;
 
-/// Which backend to open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BackendKind {
-    /// In-process, exact, volatile.
-    #[default]
-    Memory,
-    /// Redis Stack (RediSearch).
-    Redis,
-    /// Weaviate.
-    Weaviate,
-    /// PostgreSQL with pgvector.
-    Pgvector,
-}
-
-impl BackendKind {
-    /// Every kind.
-    pub const ALL: [BackendKind; 4] = [Self::Memory, Self::Redis, Self::Weaviate, Self::Pgvector];
-
-    /// The name used by `BACKEND_TYPE`, metric labels and `backend_type()`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Memory => "memory",
-            Self::Redis => "redis",
-            Self::Weaviate => "weaviate",
-            Self::Pgvector => "pgvector",
-        }
-    }
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for BackendKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "memory" | "in-memory" | "inmemory" => Ok(Self::Memory),
-            "redis" => Ok(Self::Redis),
-            "weaviate" => Ok(Self::Weaviate),
-            "pgvector" | "postgres" | "postgresql" => Ok(Self::Pgvector),
-            other => Err(Error::invalid_argument(format!(
-                "unknown backend type {other:?}; expected memory, redis, weaviate or pgvector"
-            ))),
-        }
-    }
-}
-
-/// The design document's config dict, typed. Every field is optional; a backend reads only its
-/// own. `Debug` never shows passwords or API keys.
+/// The design document's config dict. `Debug` never shows secrets.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct BackendConfig {
-    /// `redis_url`, e.g. `redis://localhost:6379` or `rediss://:password@host:6380`.
-    pub redis_url: Option<String>,
-    /// `weaviate_url`, e.g. `http://localhost:8080`.
-    pub weaviate_url: Option<String>,
-    /// A Weaviate API key (sent as a bearer token).
-    pub weaviate_api_key: Option<String>,
-    /// `pg_connection_string`, e.g. `postgresql://user:pass@localhost:5432/vector_db`.
-    pub pg_connection_string: Option<String>,
-    /// Memory backend: most vectors held.
-    pub memory_max_vectors: Option<u64>,
-    /// Memory backend: most bytes held.
-    pub memory_max_bytes: Option<u64>,
+    values: BTreeMap<String, String>,
+    typed: HashMap<&'static str, Arc<dyn Any + Send + Sync>>,
     /// The design document's `metrics_callback`: when set, the factory wraps the backend so that
     /// every operation reports to it (see `vector_metrics::create_prometheus_metrics_callback`).
     #[cfg(feature = "metrics")]
@@ -84,39 +28,75 @@ pub struct BackendConfig {
 
 impl fmt::Debug for BackendConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |s: &Option<String>| s.as_deref().map(redact_url);
+        let secret = |key: &str| {
+            crate::registry()
+                .iter()
+                .flat_map(|e| e.config_keys)
+                .find(|k| k.name == key)
+                .is_none_or(|k| k.secret)
+        };
+        let values: BTreeMap<&str, String> = self
+            .values
+            .iter()
+            .map(|(k, v)| {
+                let shown = if !secret(k) {
+                    v.clone()
+                } else if v.contains("://") || v.contains('=') {
+                    redact_url(v)
+                } else {
+                    "***".to_owned()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        let mut typed: Vec<&str> = self.typed.keys().copied().collect();
+        typed.sort_unstable();
         f.debug_struct("BackendConfig")
-            .field("redis_url", &redacted(&self.redis_url))
-            .field("weaviate_url", &redacted(&self.weaviate_url))
-            .field(
-                "weaviate_api_key",
-                &self.weaviate_api_key.as_ref().map(|_| "***"),
-            )
-            .field(
-                "pg_connection_string",
-                &redacted(&self.pg_connection_string),
-            )
-            .field("memory_max_vectors", &self.memory_max_vectors)
-            .field("memory_max_bytes", &self.memory_max_bytes)
+            .field("values", &values)
+            .field("typed", &typed)
             .finish_non_exhaustive()
     }
 }
 
 impl BackendConfig {
-    /// Reads `REDIS_URL`, `WEAVIATE_URL`, `WEAVIATE_API_KEY`, `PG_CONNECTION_STRING`,
-    /// `MEMORY_MAX_VECTORS` and `MEMORY_MAX_BYTES` from the environment.
+    /// Every configuration key of every compiled-in backend that is set in the environment,
+    /// under its variable (the key upper-cased: `REDIS_URL`, `PG_CONNECTION_STRING`,
+    /// `WEAVIATE_URL`, `WEAVIATE_API_KEY`, `MEMORY_MAX_VECTORS`, ...).
     pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        Self {
-            redis_url: var("REDIS_URL"),
-            weaviate_url: var("WEAVIATE_URL"),
-            weaviate_api_key: var("WEAVIATE_API_KEY"),
-            pg_connection_string: var("PG_CONNECTION_STRING"),
-            memory_max_vectors: var("MEMORY_MAX_VECTORS").and_then(|v| v.parse().ok()),
-            memory_max_bytes: var("MEMORY_MAX_BYTES").and_then(|v| v.parse().ok()),
-            #[cfg(feature = "metrics")]
-            metrics_callback: None,
+        let mut config = Self::default();
+        for key in crate::registry().iter().flat_map(|e| e.config_keys) {
+            if let Some(v) = std::env::var(key.env()).ok().filter(|v| !v.is_empty()) {
+                config.values.insert(key.name.to_owned(), v);
+            }
         }
+        config
+    }
+
+    /// Sets a configuration key (`redis_url`, `memory_max_vectors`, ...).
+    #[must_use]
+    pub fn set(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.values.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A configuration key's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// Sets the typed config of driver `D`; it wins over `D`'s keys.
+    #[must_use]
+    pub fn with_typed<D: Connect>(mut self, config: D::Config) -> Self {
+        self.typed.insert(D::NAME, Arc::new(config));
+        self
+    }
+
+    /// The typed config of driver `D`, when one was set.
+    pub fn typed<D: Connect>(&self) -> Option<D::Config> {
+        self.typed
+            .get(D::NAME)
+            .and_then(|c| c.downcast_ref::<D::Config>())
+            .cloned()
     }
 
     /// Sets the metrics callback (the design document's `metrics_callback`).
@@ -128,105 +108,51 @@ impl BackendConfig {
         self
     }
 
-    /// Sets `redis_url`.
+    /// Sets `redis_url` (the design document's key).
     #[must_use]
-    pub fn with_redis_url(mut self, url: impl Into<String>) -> Self {
-        self.redis_url = Some(url.into());
-        self
+    pub fn with_redis_url(self, url: impl Into<String>) -> Self {
+        self.set("redis_url", url)
     }
 
-    /// Sets `weaviate_url`.
+    /// Sets `weaviate_url` (the design document's key).
     #[must_use]
-    pub fn with_weaviate_url(mut self, url: impl Into<String>) -> Self {
-        self.weaviate_url = Some(url.into());
-        self
+    pub fn with_weaviate_url(self, url: impl Into<String>) -> Self {
+        self.set("weaviate_url", url)
     }
 
-    /// Sets `pg_connection_string`.
+    /// Sets `weaviate_api_key`.
     #[must_use]
-    pub fn with_pg_connection_string(mut self, s: impl Into<String>) -> Self {
-        self.pg_connection_string = Some(s.into());
-        self
+    pub fn with_weaviate_api_key(self, key: impl Into<String>) -> Self {
+        self.set("weaviate_api_key", key)
     }
 
-    /// The URL that opens `kind` with this config.
-    ///
-    /// # Errors
-    /// `InvalidArgument` when the key the backend needs is missing.
-    pub fn url_for(&self, kind: BackendKind) -> Result<String> {
-        let need = |v: &Option<String>, key: &str| {
-            v.clone().ok_or_else(|| {
-                Error::invalid_argument(format!("the {kind} backend needs `{key}` in its config"))
-            })
-        };
-        Ok(match kind {
-            BackendKind::Memory => {
-                let mut url =
-                    url::Url::parse("memory://").map_err(|e| Error::backend(e.to_string()))?;
-                if let Some(n) = self.memory_max_vectors {
-                    url.query_pairs_mut()
-                        .append_pair("max_vectors", &n.to_string());
-                }
-                if let Some(n) = self.memory_max_bytes {
-                    url.query_pairs_mut()
-                        .append_pair("max_bytes", &n.to_string());
-                }
-                url.to_string()
-            }
-            BackendKind::Redis => need(&self.redis_url, "redis_url")?,
-            BackendKind::Pgvector => need(&self.pg_connection_string, "pg_connection_string")?,
-            BackendKind::Weaviate => {
-                let base = need(&self.weaviate_url, "weaviate_url")?;
-                // `http(s)://` is Weaviate's own form; the facade's URL dispatch uses
-                // `weaviate+http(s)://`, which the Weaviate backend accepts too.
-                let mut url = if base.starts_with("weaviate+") {
-                    base
-                } else {
-                    format!("weaviate+{base}")
-                };
-                if let Some(key) = &self.weaviate_api_key {
-                    let mut parsed = url::Url::parse(&url).map_err(|e| {
-                        Error::invalid_argument(format!("invalid weaviate_url: {e}"))
-                    })?;
-                    parsed.query_pairs_mut().append_pair("api_key", key);
-                    url = parsed.to_string();
-                }
-                url
-            }
-        })
+    /// Sets `pg_connection_string` (the design document's key).
+    #[must_use]
+    pub fn with_pg_connection_string(self, s: impl Into<String>) -> Self {
+        self.set("pg_connection_string", s)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BackendKind;
 
     #[test]
-    fn debug_hides_secrets_and_urls_are_built() {
-        let mut c = BackendConfig::default()
+    fn debug_hides_secrets_and_keys_round_trip() {
+        let c = BackendConfig::default()
             .with_redis_url("redis://:topsecret@h:6379")
-            .with_pg_connection_string("postgresql://u:pw1234@h/db");
-        c.weaviate_api_key = Some("key-5678".into());
-        c.weaviate_url = Some("http://w:8080".into());
+            .with_pg_connection_string("postgresql://u:pw1234@h/db")
+            .with_weaviate_api_key("key-5678")
+            .with_weaviate_url("http://w:8080")
+            .set("memory_max_vectors", "5");
         let d = format!("{c:?}");
         assert!(
             !d.contains("topsecret") && !d.contains("pw1234") && !d.contains("key-5678"),
             "{d}"
         );
-        assert_eq!(
-            c.url_for(BackendKind::Redis).unwrap(),
-            "redis://:topsecret@h:6379"
-        );
-        assert!(
-            c.url_for(BackendKind::Weaviate)
-                .unwrap()
-                .starts_with("weaviate+http://w:8080")
-        );
-        c.memory_max_vectors = Some(5);
-        assert_eq!(
-            c.url_for(BackendKind::Memory).unwrap(),
-            "memory://?max_vectors=5"
-        );
+        assert!(d.contains("memory_max_vectors"), "{d}");
+        assert_eq!(c.get("redis_url"), Some("redis://:topsecret@h:6379"));
         assert_eq!(
             "PGVECTOR".parse::<BackendKind>().unwrap(),
             BackendKind::Pgvector

@@ -4,35 +4,54 @@
 
 use std::future::Future;
 
-use vector_backend::{DynBackend, Error, Result, redact_url};
+use vector_backend::{DynBackend, Error, Result, VectorBackend as _, redact_url};
 
-use crate::config::{BackendConfig, BackendKind};
+use crate::BackendKind;
+use crate::config::BackendConfig;
 
-/// Opens a backend from a URL; the scheme selects it: `memory://`, `redis://`, `rediss://`,
-/// `postgres://`, `postgresql://`, `weaviate+http://`, `weaviate+https://`.
+fn not_compiled(kind: &str) -> Error {
+    Error::invalid_argument(format!(
+        "the {kind} backend is not compiled in; enable the `{kind}` feature of vector-tier"
+    ))
+}
+
+/// Opens a backend from a URL; the scheme selects it among the compiled-in backends
+/// (`memory://`, `redis://`, `rediss://`, `postgres://`, `postgresql://`, `weaviate+http://`,
+/// `weaviate+https://`).
 ///
 /// # Errors
-/// `InvalidArgument` when no enabled backend takes the scheme (the message names the cargo
-/// feature to enable), or the backend's own error while connecting.
+/// `InvalidArgument` when no compiled-in backend takes the scheme (the message names the
+/// compiled-in ones and the features that add others), or the backend's own error while
+/// connecting.
 pub async fn open(url: &str) -> Result<DynBackend> {
     let scheme = url.split_once("://").map_or("", |(s, _)| s);
-    if let Some(result) = crate::open_by_scheme(scheme, url).await {
-        return result;
+    if let Some(entry) = crate::registry()
+        .iter()
+        .find(|e| e.schemes.contains(&scheme))
+    {
+        return entry.open_url(url).await;
     }
-    let feature = match scheme {
-        "redis" | "rediss" => "redis",
-        "postgres" | "postgresql" => "pgvector",
-        "weaviate+http" | "weaviate+https" => "weaviate",
-        _ => {
-            return Err(Error::invalid_argument(format!(
-                "no backend takes URLs like {}; use memory://, redis://, postgres:// or weaviate+http://",
-                redact_url(url)
-            )));
-        }
-    };
-    Err(Error::invalid_argument(format!(
-        "the {feature} backend is not compiled in; enable the `{feature}` feature of vector-tier"
-    )))
+    let compiled: Vec<String> = crate::registry()
+        .iter()
+        .flat_map(|e| e.schemes.iter().map(|s| format!("{s}://")))
+        .collect();
+    let others: Vec<&str> = BackendKind::ALL
+        .iter()
+        .filter(|k| k.entry().is_none())
+        .map(BackendKind::as_str)
+        .collect();
+    let mut message = format!(
+        "no compiled-in backend takes URLs like {}; use {}",
+        redact_url(url),
+        compiled.join(", ")
+    );
+    if !others.is_empty() {
+        message.push_str(&format!(
+            "; the features {} of vector-tier add more backends",
+            others.join(", ")
+        ));
+    }
+    Err(Error::invalid_argument(message))
 }
 
 /// The design document's factory.
@@ -41,13 +60,14 @@ pub async fn open(url: &str) -> Result<DynBackend> {
 pub struct VectorBackendFactory;
 
 impl VectorBackendFactory {
-    /// Opens a backend of `kind` with the keys of `config` it needs.
+    /// Opens a backend of `kind` with the keys (or typed config) of `config` it needs.
     ///
     /// # Errors
     /// `InvalidArgument` for a missing key or a kind not compiled in; connection errors from
     /// the backend (`Unavailable` when its server cannot be reached).
     pub async fn create(kind: BackendKind, config: &BackendConfig) -> Result<DynBackend> {
-        let backend = open(&config.url_for(kind)?).await?;
+        let entry = kind.entry().ok_or_else(|| not_compiled(kind.as_str()))?;
+        let backend = entry.open_config(config).await?;
         #[cfg(feature = "metrics")]
         if let Some(callback) = &config.metrics_callback {
             return Ok(vector_metrics::instrument(backend, callback.clone()));

@@ -3,9 +3,11 @@
 
 mod config;
 mod factory;
+mod registry;
 
-pub use config::{BackendConfig, BackendKind};
+pub use config::BackendConfig;
 pub use factory::{VectorBackendFactory, open, with_vector_backend};
+pub use registry::BackendEntry;
 #[doc(inline)]
 pub use vector_backend::*;
 /// Prometheus metrics for any backend (feature `metrics`).
@@ -16,46 +18,65 @@ pub use vector_metrics as metrics;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use vector_metrics::create_prometheus_metrics_callback;
 
-/// Declares every backend the facade knows: its cargo feature, module name, crate and type.
-/// Adding a backend to the facade is one row here plus its feature in `Cargo.toml`.
+/// THE list of backends. Each row: the [`BackendKind`] variant, the backend's name (also its
+/// cargo feature and `BACKEND_TYPE` value), the module it is re-exported as, and its driver.
+/// Everything else (URL dispatch, the factory, [`BackendConfig`]'s keys and environment
+/// variables, the service's flags, `vtier bench --all-configured`) is derived from the driver's
+/// [`driver::Connect`] implementation. Adding a backend is one row here plus its feature in
+/// `Cargo.toml` (see `docs/adding-a-backend.md`; a tidy test checks the wiring).
 macro_rules! backends {
-    ($($feature:literal => $module:ident: $krate:ident :: $ty:ident;)*) => {
+    ($($kind:ident $name:literal $module:ident => $krate:ident :: $driver:ident;)*) => {
         $(
-            #[cfg(feature = $feature)]
-            #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
+            #[cfg(feature = $name)]
+            #[cfg_attr(docsrs, doc(cfg(feature = $name)))]
             #[doc(inline)]
             pub use $krate as $module;
         )*
 
-        /// Opens the backend whose URL scheme matches, among the enabled features.
-        pub(crate) async fn open_by_scheme(scheme: &str, url: &str) -> Option<Result<DynBackend>> {
+        /// Which backend to open.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum BackendKind {
             $(
-                #[cfg(feature = $feature)]
-                if <$krate::$ty as OpenBackend>::SCHEMES.contains(&scheme) {
-                    return Some(
-                        <$krate::$ty as OpenBackend>::open(url)
-                            .await
-                            .map(|b| std::sync::Arc::new(b) as DynBackend),
-                    );
-                }
+                #[doc = concat!("The `", $name, "` backend (cargo feature `", $name, "`).")]
+                $kind,
             )*
-            let _ = (scheme, url);
-            None
         }
 
-        /// The backends compiled into this build, by name.
-        pub fn enabled_backends() -> Vec<&'static str> {
-            vec![$(
-                #[cfg(feature = $feature)]
-                <$krate::$ty as OpenBackend>::NAME,
-            )*]
+        /// The first row: the in-memory backend.
+        impl Default for BackendKind {
+            fn default() -> Self {
+                Self::ALL[0]
+            }
+        }
+
+        impl BackendKind {
+            /// Every kind, compiled in or not.
+            pub const ALL: &'static [BackendKind] = &[$(Self::$kind,)*];
+
+            /// The name used by `BACKEND_TYPE`, metric labels and `backend_type()`.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Self::$kind => $name,)*
+                }
+            }
+        }
+
+        /// Every backend compiled into this build, in the order of the list.
+        pub fn registry() -> &'static [BackendEntry] {
+            static ENTRIES: std::sync::OnceLock<Vec<BackendEntry>> = std::sync::OnceLock::new();
+            ENTRIES.get_or_init(|| {
+                vec![$(
+                    #[cfg(feature = $name)]
+                    BackendEntry::of::<$krate::$driver>(BackendKind::$kind),
+                )*]
+            })
         }
     };
 }
-
 backends! {
-    "memory" => memory: vector_memory::MemoryBackend;
-    "pgvector" => pgvector: vector_pgvector::PgVectorBackend;
-    "redis" => redis: vector_redis::RedisBackend;
-    "weaviate" => weaviate: vector_weaviate::WeaviateBackend;
+    Memory "memory" memory => vector_memory::MemoryDriver;
+    Redis "redis" redis => vector_redis::RedisDriver;
+    Weaviate "weaviate" weaviate => vector_weaviate::WeaviateDriver;
+    Pgvector "pgvector" pgvector => vector_pgvector::PgVectorDriver;
 }

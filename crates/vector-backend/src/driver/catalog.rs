@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// Entries kept at most; past it the cache starts again empty. Only namespaces that exist are
-/// cached, so this bounds memory even when callers name many namespaces.
-const MAX_ENTRIES: usize = 4096;
+/// Namespace entries a backend object caches at most; past it the cache starts again empty.
+/// Only namespaces that exist are cached, so this bounds memory even when callers name many.
+pub const MAX_CACHED_NAMESPACES: usize = 4096;
 
 #[derive(Debug)]
 pub(crate) struct Catalog<N> {
@@ -39,7 +39,7 @@ impl<N> Catalog<N> {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(name) {
+        if entries.len() >= MAX_CACHED_NAMESPACES && !entries.contains_key(name) {
             entries.clear();
         }
         entries.insert(name.to_owned(), entry.clone());

@@ -40,6 +40,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use backend::Backend;
+pub use catalog::MAX_CACHED_NAMESPACES;
 pub use prepared::{
     CheckedFilter, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec, WriteBatch,
 };
@@ -186,23 +187,63 @@ pub trait Driver: fmt::Debug + Send + Sync + Sized + 'static {
     async fn close(&self) {}
 }
 
-/// How a driver is opened: its typed config, URL schemes and environment variable. With it,
-/// [`Backend<D>`] is an [`OpenBackend`](crate::OpenBackend) and can be registered in the
-/// facade with one line.
+/// One configuration key of a driver, as in the design document's config dict
+/// (`redis_url`, `pg_connection_string`, ...). The facade's `BackendConfig`, its environment
+/// variables ([`ConfigKey::env`]) and the service's flags ([`ConfigKey::flag`]) all come from
+/// these, so a backend declares its settings once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigKey {
+    /// The key, `snake_case`.
+    pub name: &'static str,
+    /// One line saying what it sets, for `--help`.
+    pub help: &'static str,
+    /// True when the value is a secret or may contain one (URLs with passwords): it is hidden
+    /// in `Debug`, logs and `--help`.
+    pub secret: bool,
+}
+
+impl ConfigKey {
+    /// The environment variable: the key upper-cased (`redis_url` → `REDIS_URL`).
+    pub fn env(&self) -> String {
+        self.name.to_ascii_uppercase()
+    }
+
+    /// The command-line flag: the key with dashes (`redis_url` → `--redis-url`).
+    pub fn flag(&self) -> String {
+        self.name.replace('_', "-")
+    }
+}
+
+/// How a driver is opened: its typed config, URL schemes, configuration keys and environment
+/// variable. With it, [`Backend<D>`] is an [`OpenBackend`](crate::OpenBackend) and is
+/// registered in the facade with one line.
 #[async_trait]
 pub trait Connect: Driver {
     /// The driver's typed configuration. Its `Debug` must not show secrets.
     type Config: fmt::Debug + Clone + Send + Sync + 'static;
     /// URL schemes accepted by [`Connect::config_from_url`].
     const SCHEMES: &'static [&'static str];
-    /// The environment variable holding the server's address (empty for the memory backend).
+    /// The environment variable holding the server's address (empty for the memory backend);
+    /// the upper-cased name of one of [`Connect::CONFIG_KEYS`].
     const URL_ENV: &'static str;
+    /// The configuration keys [`Connect::config_from_keys`] reads.
+    const CONFIG_KEYS: &'static [ConfigKey] = &[];
 
     /// Parses a URL into a config. Errors never contain the URL's password.
     ///
     /// # Errors
     /// `InvalidArgument`.
     fn config_from_url(url: &str) -> Result<Self::Config>;
+
+    /// Builds a config from configuration keys (`get` returns a key's value), or `Ok(None)`
+    /// when a key the backend cannot do without (its address) is absent.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a value that does not parse.
+    fn config_from_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self::Config>> {
+        let _ = get;
+        Ok(None)
+    }
 
     /// Connects: checks that the server answers (within the operation timeout) and has what
     /// the backend needs.
