@@ -8,6 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vector_backend::VectorBackendExt as _;
 use vector_backend::synth::{SplitMix64, clustered};
 use vector_backend::{Metadata, Metric, NamespaceConfig, Record, VectorBackend, score};
 use vector_memory::MemoryBackend;

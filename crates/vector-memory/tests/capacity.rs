@@ -75,3 +75,39 @@ async fn concurrent_writers_never_overshoot_or_deadlock() {
     }
     assert_eq!(total, 100);
 }
+
+/// A long scan runs off the async worker: on a single-threaded runtime, another task keeps
+/// running while a large namespace is searched (issue: long memory scans stalled `/health`).
+#[tokio::test(flavor = "current_thread")]
+async fn long_scans_leave_the_runtime_free() {
+    use vector_backend::synth::SplitMix64;
+    let b = Arc::new(MemoryBackend::default());
+    let mut rng = SplitMix64::new(7);
+    let dim = 128;
+    let records: Vec<Record> = (0..60_000)
+        .map(|i| Record::new(format!("k{i}"), rng.vector(dim), Metadata::new()))
+        .collect();
+    b.upsert_batch("big", records).await.unwrap();
+    let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let q = rng.vector(dim);
+    // A filtered count walks every row's metadata; a search scores every row.
+    let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    for _ in 0..5 {
+        b.query("big", &q, 10, None).await.unwrap();
+    }
+    let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+    ticker.abort();
+    assert!(
+        during > 0,
+        "the ticker never ran while five searches of 60k x {dim} were in flight"
+    );
+}
