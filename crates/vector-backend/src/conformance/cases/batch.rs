@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Ctx, expect_kind, meta, no_meta, tag};
 use crate::VectorBackendExt as _;
-use crate::{ErrorKind, Record};
+use crate::{ErrorKind, FieldType, Filter, NamespaceConfig, QueryRequest, Record};
 
 pub(crate) async fn one_bad_record_writes_nothing(ctx: Ctx) -> anyhow::Result<()> {
     let b = &ctx.backend;
@@ -184,5 +184,97 @@ pub(crate) async fn large_batch_round_trips(ctx: Ctx) -> anyhow::Result<()> {
         hits.first().is_some_and(|h| h.key == "key/01234"),
         "nearest to itself: {hits:?}"
     );
+    Ok(())
+}
+
+pub(crate) async fn search_batch_equals_single_queries(ctx: Ctx) -> anyhow::Result<()> {
+    // Every answer of a batch is exactly the answer of the same query alone: same keys, same
+    // scores, same order, whatever k, threshold, filter or index.
+    let ns = ctx.ns();
+    let mut rng = ctx.rng();
+    let dim = 16;
+    let config = NamespaceConfig::new(dim).with_field("group", FieldType::Number);
+    ctx.backend.create_namespace(ns, &config).await?;
+    let data = crate::synth::clustered(&mut rng, 600, dim, 8, 0.2);
+    let records: Vec<Record> = data
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            Record::new(
+                format!("r{i:03}"),
+                v.clone(),
+                meta(json!({ "group": i % 5 })),
+            )
+        })
+        .collect();
+    ctx.put_all(ns, records).await?;
+    let queries = crate::synth::clustered(&mut rng, 24, dim, 8, 0.3);
+    let requests: Vec<QueryRequest> = queries
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let mut r = QueryRequest::new(q, [1, 5, 10, 40][i % 4]);
+            if i % 3 == 1 {
+                r = r.with_filter(Filter::lt("group", 2.0));
+            }
+            if i % 5 == 2 {
+                r = r.with_threshold(0.5);
+            }
+            if i % 7 == 3 {
+                r = r.with_embeddings();
+            }
+            r
+        })
+        .collect();
+    let batch = ctx.backend.search_batch(ns, &requests).await?;
+    ensure!(
+        batch.len() == requests.len(),
+        "{} answers for {} queries",
+        batch.len(),
+        requests.len()
+    );
+    for (i, (r, answer)) in requests.iter().zip(&batch).enumerate() {
+        let single = ctx.backend.search(ns, r).await?;
+        let keys = |hits: &[crate::SearchResult]| {
+            hits.iter()
+                .map(|h| (h.key.clone(), h.score.to_bits(), h.embedding.is_some()))
+                .collect::<Vec<_>>()
+        };
+        ensure!(
+            keys(answer) == keys(&single),
+            "query {i}: batch {:?} != single {:?}",
+            keys(answer),
+            keys(&single)
+        );
+    }
+    ensure!(
+        ctx.backend.search_batch(ns, &[]).await?.is_empty(),
+        "an empty batch answers nothing"
+    );
+    let absent = ctx
+        .backend
+        .search_batch("vt_absent_batch_ns", &requests[..2])
+        .await?;
+    ensure!(
+        absent.len() == 2 && absent.iter().all(Vec::is_empty),
+        "an absent namespace answers each query empty: {absent:?}"
+    );
+    let mut bad = requests[..3].to_vec();
+    bad[1].k = 0;
+    expect_kind(
+        ctx.backend.search_batch(ns, &bad).await,
+        ErrorKind::InvalidArgument,
+        "one bad request fails the batch",
+    )?;
+    let mut wrong_dim = requests[..2].to_vec();
+    wrong_dim[0].embedding.push(1.0);
+    expect_kind(
+        ctx.backend.search_batch(ns, &wrong_dim).await,
+        ErrorKind::DimensionMismatch {
+            expected: dim,
+            got: dim + 1,
+        },
+        "a wrong dimension fails the batch",
+    )?;
     Ok(())
 }

@@ -107,6 +107,7 @@ pub(crate) fn all_cases() -> Vec<Case> {
         case!(batch::get_batch_keeps_order),
         case!(batch::delete_batch_counts_existing),
         case!(batch::large_batch_round_trips),
+        case!(batch::search_batch_equals_single_queries),
         case!(scan::pages_cover_every_record_once),
         case!(scan::filtered_scan_matches_oracle),
         case!(scan::stream_helper_follows_cursors),
