@@ -268,12 +268,18 @@ impl Filter {
             )));
         }
         let field_type = |field: &str| -> Result<FieldType> {
-            fields.get(field).copied().ok_or_else(|| {
-                Error::invalid_argument(format!(
+            match fields.get(field).copied() {
+                Some(FieldType::Text) => Err(Error::invalid_argument(format!(
+                    "filter uses text field {:?}; text fields are for keyword search, \
+                     declare a keyword field to filter on",
+                    truncate(field)
+                ))),
+                Some(ty) => Ok(ty),
+                None => Err(Error::invalid_argument(format!(
                     "filter uses field {:?}, which the namespace did not declare filterable",
                     truncate(field)
-                ))
-            })
+                ))),
+            }
         };
         let check_value = |field: &str, ty: FieldType, v: &FilterValue| -> Result<()> {
             if !v.fits(ty) {

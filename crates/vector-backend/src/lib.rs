@@ -5,9 +5,11 @@ mod backend;
 pub mod driver;
 mod error;
 pub mod filter;
+pub mod fusion;
 mod redact;
 pub mod score;
 pub mod synth;
+pub mod text;
 mod types;
 pub mod validate;
 
@@ -20,8 +22,9 @@ pub use error::{BoxError, Error, ErrorKind, Result};
 pub use filter::{Filter, FilterValue};
 pub use redact::redact_url;
 pub use types::{
-    Capabilities, FieldType, FilterOp, IndexKind, Metadata, Metric, NamespaceConfig, NamespaceInfo,
-    QueryRequest, Record, ScanPage, ScanRequest, SearchResult, StoredVector,
+    Capabilities, FieldType, FilterOp, Fusion, IndexKind, LegHit, Legs, Metadata, Metric,
+    NamespaceConfig, NamespaceInfo, QueryMode, QueryRequest, Record, ScanPage, ScanRequest,
+    SearchResult, StoredVector,
 };
 
 /// Re-exported so backends implement [`VectorBackend`] with the same macro version.

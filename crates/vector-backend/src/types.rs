@@ -81,6 +81,9 @@ pub enum FieldType {
     Number,
     /// A JSON boolean.
     Bool,
+    /// A string indexed for keyword search (see [`crate::text`]); returned in metadata as
+    /// written. Not usable in filters.
+    Text,
 }
 
 impl FieldType {
@@ -90,6 +93,7 @@ impl FieldType {
             Self::Keyword => "keyword",
             Self::Number => "number",
             Self::Bool => "bool",
+            Self::Text => "text",
         }
     }
 }
@@ -138,11 +142,16 @@ impl NamespaceConfig {
         self
     }
 
-    /// Declares a filterable field.
+    /// Declares a filterable field (or, with [`FieldType::Text`], a text field).
     #[must_use]
     pub fn with_field(mut self, name: impl Into<String>, ty: FieldType) -> Self {
         self.filterable.insert(name.into(), ty);
         self
+    }
+
+    /// True when the namespace declares text fields (keyword search is possible).
+    pub fn has_text(&self) -> bool {
+        self.filterable.values().any(|t| *t == FieldType::Text)
     }
 }
 
@@ -216,6 +225,40 @@ pub struct SearchResult {
     /// The record's embedding, when the query asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<Vec<f32>>,
+    /// For keyword and hybrid queries: the hit's place in each leg. `score` is then the
+    /// keyword leg's BM25 score (keyword query) or the fused score (hybrid), and `distance` is
+    /// `-score`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legs: Option<Legs>,
+}
+
+/// Where a keyword or hybrid hit stood in each leg (absent from a leg: `None`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Legs {
+    /// In the vector leg: similarity score and 1-based rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<LegHit>,
+    /// In the keyword leg: BM25 score and 1-based rank.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<LegHit>,
+}
+
+/// A hit's score and 1-based rank in one leg.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LegHit {
+    /// The leg's score (higher is better).
+    pub score: f64,
+    /// 1-based rank in the leg.
+    pub rank: usize,
+}
+
+impl LegHit {
+    /// A leg position.
+    pub fn new(score: f64, rank: usize) -> Self {
+        Self { score, rank }
+    }
 }
 
 impl SearchResult {
@@ -233,15 +276,61 @@ impl SearchResult {
             distance,
             metadata,
             embedding,
+            legs: None,
         }
     }
 }
 
-/// A nearest-neighbour query.
+/// How a hybrid query fuses its vector and keyword legs (see [`crate::fusion`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fusion", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Fusion {
+    /// Reciprocal rank fusion: `Σ 1/(k + rank)` over the legs, ranks from 1.
+    Rrf {
+        /// The constant added to ranks (60 by default).
+        #[serde(default = "Fusion::default_rrf_k")]
+        k: u32,
+    },
+    /// `alpha · mm(vector) + (1 − alpha) · mm(keyword)`, `mm` min-max normalising each leg's
+    /// scores over the list it returned.
+    Weighted {
+        /// The vector leg's weight, in [0, 1] (0.5 by default).
+        #[serde(default = "Fusion::default_alpha")]
+        alpha: f64,
+    },
+}
+
+impl Fusion {
+    fn default_rrf_k() -> u32 {
+        60
+    }
+    fn default_alpha() -> f64 {
+        0.5
+    }
+    /// Reciprocal rank fusion with `k = 60`.
+    pub const RRF: Fusion = Fusion::Rrf { k: 60 };
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Self::RRF
+    }
+}
+
+/// A query: nearest neighbours of an embedding, keyword search of a text, or both (hybrid).
+///
+/// - `embedding` alone: vector search.
+/// - `text` with an empty `embedding`: keyword search (BM25 over the namespace's text fields).
+/// - both: hybrid search, the two legs fused by `hybrid` (reciprocal rank fusion by default).
+///
+/// `threshold` is a minimum on the vector score (it filters the vector leg of a hybrid query)
+/// and, for keyword search, on the BM25 score; `filter` applies to every leg.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct QueryRequest {
-    /// The query embedding.
+    /// The query embedding; empty for a keyword-only query.
+    #[serde(default)]
     pub embedding: Vec<f32>,
     /// How many results at most (1..=10000).
     pub k: usize,
@@ -254,6 +343,12 @@ pub struct QueryRequest {
     /// Return each hit's embedding too.
     #[serde(default)]
     pub include_embedding: bool,
+    /// Keyword query text (see [`crate::text`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// How a hybrid query fuses its legs; `None` means reciprocal rank fusion with k = 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hybrid: Option<Fusion>,
 }
 
 impl QueryRequest {
@@ -265,6 +360,36 @@ impl QueryRequest {
             threshold: None,
             filter: None,
             include_embedding: false,
+            text: None,
+            hybrid: None,
+        }
+    }
+
+    /// A keyword query for the `k` best BM25 matches of `text`.
+    pub fn keyword(text: impl Into<String>, k: usize) -> Self {
+        Self::new(Vec::new(), k).with_text(text)
+    }
+
+    /// Adds keyword text: with an embedding, the query becomes hybrid.
+    #[must_use]
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// Sets how a hybrid query fuses its legs.
+    #[must_use]
+    pub fn with_fusion(mut self, fusion: Fusion) -> Self {
+        self.hybrid = Some(fusion);
+        self
+    }
+
+    /// What kind of query this is.
+    pub fn mode(&self) -> QueryMode {
+        match (&self.text, self.embedding.is_empty()) {
+            (None, _) => QueryMode::Vector,
+            (Some(_), true) => QueryMode::Keyword,
+            (Some(_), false) => QueryMode::Hybrid,
         }
     }
 
@@ -288,6 +413,18 @@ impl QueryRequest {
         self.include_embedding = true;
         self
     }
+}
+
+/// What a [`QueryRequest`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueryMode {
+    /// Nearest neighbours of the embedding.
+    Vector,
+    /// BM25 matches of the text.
+    Keyword,
+    /// Both, fused.
+    Hybrid,
 }
 
 /// One page request of a scan.
@@ -415,6 +552,9 @@ pub struct Capabilities {
     pub auto_index_is_exact: bool,
     /// Whether the data survives a restart of the server.
     pub persistent: bool,
+    /// Whether namespaces may declare [`FieldType::Text`] fields and be queried by keyword
+    /// (keyword-only and hybrid queries).
+    pub text_search: bool,
 }
 
 impl Capabilities {
@@ -427,6 +567,7 @@ impl Capabilities {
             max_dimension: crate::validate::MAX_DIMENSION,
             auto_index_is_exact: false,
             persistent: true,
+            text_search: true,
         }
     }
 

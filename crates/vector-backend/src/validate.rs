@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::text;
 use crate::types::{
-    Capabilities, FieldType, Metadata, Metric, NamespaceConfig, QueryRequest, Record,
+    Capabilities, FieldType, Fusion, Metadata, Metric, NamespaceConfig, QueryMode, QueryRequest,
+    Record,
 };
 
 /// Longest namespace name, in characters.
@@ -152,6 +154,7 @@ pub fn metadata(m: &Metadata, filterable: &BTreeMap<String, FieldType>) -> Resul
             }
             FieldType::Number => v.as_f64().is_some_and(f64::is_finite),
             FieldType::Bool => v.is_boolean(),
+            FieldType::Text => v.is_string(),
         };
         if !fits {
             return Err(bad(format!(
@@ -226,8 +229,62 @@ pub fn query(namespace: &str, request: &QueryRequest) -> Result<()> {
 pub fn query_request(request: &QueryRequest) -> Result<()> {
     k(request.k)?;
     threshold(request.threshold)?;
+    if let Some(text) = &request.text {
+        query_text(text)?;
+    } else if request.hybrid.is_some() {
+        return Err(Error::invalid_argument(
+            "`hybrid` needs `text` (and an embedding) to fuse",
+        ));
+    }
+    if let Some(fusion) = request.hybrid {
+        self::fusion(fusion)?;
+        if request.embedding.is_empty() {
+            return Err(Error::invalid_argument(
+                "`hybrid` needs an embedding besides `text`; without one, leave `hybrid` out",
+            ));
+        }
+    }
+    if request.mode() == QueryMode::Keyword {
+        return Ok(());
+    }
     // Dot product has no zero-vector rule: only the metric-independent checks apply here.
     embedding(&request.embedding, Metric::DotProduct)
+}
+
+/// Checks a keyword query text: at most [`text::MAX_QUERY_TEXT_BYTES`] bytes without NUL and at
+/// most [`text::MAX_QUERY_TOKENS`] distinct tokens.
+///
+/// # Errors
+/// `InvalidArgument`.
+pub fn query_text(t: &str) -> Result<()> {
+    if t.len() > text::MAX_QUERY_TEXT_BYTES || t.contains('\0') {
+        return Err(Error::invalid_argument(format!(
+            "query text must be at most {} bytes without NUL (got {} bytes)",
+            text::MAX_QUERY_TEXT_BYTES,
+            t.len()
+        )));
+    }
+    let n = text::query_tokens(t).len();
+    if n > text::MAX_QUERY_TOKENS {
+        return Err(Error::invalid_argument(format!(
+            "query text has {n} distinct words; the limit is {}",
+            text::MAX_QUERY_TOKENS
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a fusion: `alpha` finite in [0, 1].
+///
+/// # Errors
+/// `InvalidArgument`.
+pub fn fusion(f: Fusion) -> Result<()> {
+    match f {
+        Fusion::Weighted { alpha } if !(0.0..=1.0).contains(&alpha) => Err(
+            Error::invalid_argument(format!("fusion alpha must be in [0, 1] (got {alpha})")),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a threshold: finite when given.
@@ -304,6 +361,11 @@ pub fn config(config: &NamespaceConfig, caps: &Capabilities) -> Result<()> {
             "this backend does not support the {} index",
             config.index.as_str()
         )));
+    }
+    if config.has_text() && !caps.text_search {
+        return Err(Error::unsupported(
+            "this backend does not support text fields (keyword search)",
+        ));
     }
     if config.filterable.len() > MAX_FILTERABLE_FIELDS {
         return Err(Error::invalid_argument(format!(

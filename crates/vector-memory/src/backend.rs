@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use vector_backend::driver::{
-    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
-    ScanSpec, WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, KeywordQuery, NamespaceName, Page,
+    Query, ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, IndexKind, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,
@@ -178,6 +178,20 @@ impl Driver for MemoryDriver {
             (query.fetch(), query.threshold(), query.include_embedding());
         offload_read(ns, move |data| {
             Ok(data.search(&embedding, fetch, threshold, filter.as_ref(), include))
+        })
+        .await
+    }
+
+    async fn keyword(
+        &self,
+        ns: &MemoryNamespace,
+        query: &KeywordQuery<'_>,
+    ) -> Result<Vec<SearchResult>> {
+        let tokens = query.tokens().to_vec();
+        let filter = query.filter().map(|f| f.filter().clone());
+        let (fetch, include) = (query.fetch(), query.include_embedding());
+        offload_read(ns, move |data| {
+            Ok(data.keyword(&tokens, fetch, filter.as_ref(), include))
         })
         .await
     }

@@ -10,6 +10,8 @@ use vector_backend::{
 };
 
 use crate::kernel;
+use crate::text::TextIndex;
+use vector_backend::text;
 
 /// Rows × dimension above which a search is split across cores; below it the thread hand-off
 /// costs more than it saves.
@@ -35,6 +37,8 @@ pub(crate) struct Namespace {
     index: BTreeMap<String, usize>,
     /// False once the namespace was dropped: handles to it must not read or write it.
     pub(crate) live: bool,
+    /// The keyword index, for namespaces with text fields.
+    text: Option<TextIndex>,
 }
 
 /// A candidate in the bounded top-k heap. The heap's maximum is the *worst* kept candidate, so
@@ -67,17 +71,25 @@ impl PartialEq for Candidate<'_> {
 }
 impl Eq for Candidate<'_> {}
 
-/// Approximate heap bytes a record occupies.
-pub(crate) fn record_size(r: &Record) -> u64 {
-    (r.embedding.len() * 4 + r.key.len() + vector_backend::validate::serialized_len(&r.metadata))
-        as u64
+/// Approximate heap bytes a record occupies: its embedding, key and metadata, and (in a
+/// namespace with text fields) about three times its text bag for the keyword index's
+/// postings and term lists.
+pub(crate) fn record_size(r: &Record, config: &NamespaceConfig) -> u64 {
+    let text = if config.has_text() {
+        3 * text::text_bag(&r.metadata, config).len()
+    } else {
+        0
+    };
+    (r.embedding.len() * 4
+        + r.key.len()
+        + vector_backend::validate::serialized_len(&r.metadata)
+        + text) as u64
         + 64
 }
 
 impl Namespace {
     pub(crate) fn new(config: NamespaceConfig) -> Self {
         Self {
-            config,
             data: Vec::new(),
             inv_norms: Vec::new(),
             keys: Vec::new(),
@@ -86,6 +98,8 @@ impl Namespace {
             total_bytes: 0,
             index: BTreeMap::new(),
             live: true,
+            text: config.has_text().then(TextIndex::default),
+            config,
         }
     }
 
@@ -108,7 +122,11 @@ impl Namespace {
     }
 
     pub(crate) fn upsert(&mut self, r: &Record) {
-        let size = record_size(r);
+        let size = record_size(r, &self.config);
+        let bag = self
+            .text
+            .as_ref()
+            .map(|_| text::text_bag(&r.metadata, &self.config));
         let inv = kernel::inverse_norm(&r.embedding);
         if let Some(&i) = self.index.get(&r.key) {
             let d = self.config.dimension;
@@ -117,6 +135,9 @@ impl Namespace {
             self.metadata[i] = r.metadata.clone();
             self.total_bytes = self.total_bytes - self.sizes[i] + size;
             self.sizes[i] = size;
+            if let (Some(ix), Some(bag)) = (&mut self.text, &bag) {
+                ix.replace(i, bag);
+            }
         } else {
             self.data.extend_from_slice(&r.embedding);
             self.inv_norms.push(inv);
@@ -125,6 +146,9 @@ impl Namespace {
             self.metadata.push(r.metadata.clone());
             self.total_bytes += size;
             self.sizes.push(size);
+            if let (Some(ix), Some(bag)) = (&mut self.text, &bag) {
+                ix.push(bag);
+            }
         }
     }
 
@@ -144,6 +168,9 @@ impl Namespace {
         let d = self.config.dimension;
         // The removed row's bytes leave the total (the capacity budget is returned on delete).
         self.total_bytes -= self.sizes[i];
+        if let Some(ix) = &mut self.text {
+            ix.swap_remove(i);
+        }
         if i != last {
             self.data.copy_within(last * d..(last + 1) * d, i * d);
             self.keys.swap(i, last);
@@ -209,6 +236,39 @@ impl Namespace {
             ));
         }
         (out, more)
+    }
+
+    /// The best `fetch` keyword matches by BM25 (then key), among the rows `filter` accepts.
+    pub(crate) fn keyword(
+        &self,
+        tokens: &[String],
+        fetch: usize,
+        filter: Option<&Filter>,
+        include_embedding: bool,
+    ) -> Vec<SearchResult> {
+        let Some(ix) = &self.text else {
+            return Vec::new();
+        };
+        let mut scored = ix.scores(tokens, |row| {
+            filter.is_none_or(|f| f.matches(&self.metadata[row]))
+        });
+        scored.sort_unstable_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| self.keys[a.0].cmp(&self.keys[b.0]))
+        });
+        scored.truncate(fetch);
+        scored
+            .into_iter()
+            .map(|(row, s)| {
+                SearchResult::new(
+                    self.keys[row].clone(),
+                    s,
+                    -s,
+                    self.metadata[row].clone(),
+                    include_embedding.then(|| self.row(row).to_vec()),
+                )
+            })
+            .collect()
     }
 
     /// The exact best `fetch` candidates by the contract's order. Scores are ranked in f32

@@ -18,7 +18,7 @@ impl Store {
             let mut bytes = usage.bytes;
             // Keys are distinct within a prepared batch.
             for r in batch.records() {
-                let new = record_size(r);
+                let new = record_size(r, &ns.config);
                 match ns.size_of(&r.key) {
                     Some(old) => bytes = bytes.saturating_sub(old) + new,
                     None => {

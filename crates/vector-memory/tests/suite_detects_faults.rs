@@ -27,6 +27,10 @@ enum Fault {
     /// The old pgvector bug: a write to a namespace this object saw, but another object
     /// dropped meanwhile, is acknowledged and lost.
     LosesWritesAfterDropElsewhere,
+    /// Keyword and hybrid queries ignore the filter.
+    TextIgnoresFilter,
+    /// Hybrid fusion counts ranks from 0, as Weaviate's native `rankedFusion` does.
+    RrfRanksFromZero,
 }
 
 #[derive(Debug)]
@@ -146,6 +150,14 @@ impl VectorBackend for Faulty {
         let mut request = request.clone();
         if self.fault == Fault::NeIgnoresMissing {
             request.filter = request.filter.as_ref().map(weaken);
+        }
+        if self.fault == Fault::TextIgnoresFilter && request.text.is_some() {
+            request.filter = None;
+        }
+        if self.fault == Fault::RrfRanksFromZero
+            && let Some(vector_backend::Fusion::Rrf { k }) = request.hybrid
+        {
+            request.hybrid = Some(vector_backend::Fusion::Rrf { k: k - 1 });
         }
         let mut hits = self.inner.search(&self.ns(ns), &request).await?;
         match self.fault {
@@ -285,6 +297,14 @@ async fn every_fault_is_caught_by_its_case() {
         (
             Fault::LosesWritesAfterDropElsewhere,
             "replicas::random_operations_keep_acknowledged_writes",
+        ),
+        (
+            Fault::TextIgnoresFilter,
+            "text::hybrid_is_the_fusion_of_its_legs",
+        ),
+        (
+            Fault::RrfRanksFromZero,
+            "text::hybrid_is_the_fusion_of_its_legs",
         ),
     ];
     for (fault, case) in expectations {

@@ -9,17 +9,17 @@ use async_trait::async_trait;
 use super::catalog::Catalog;
 use super::prepared::{decode_cursor, encode_cursor};
 use super::{
-    CheckedFilter, Connect, Driver, KeySet, NamespaceName, NamespaceState, Query, ScanSpec,
-    WriteBatch,
+    CheckedFilter, Connect, Driver, KeySet, KeywordQuery, NamespaceName, NamespaceState, Query,
+    ScanSpec, WriteBatch,
 };
 use crate::backend::{OpenBackend, VectorBackend};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::types::{
-    Capabilities, NamespaceConfig, NamespaceInfo, QueryRequest, Record, ScanPage, ScanRequest,
-    SearchResult, StoredVector,
+    Capabilities, LegHit, Legs, NamespaceConfig, NamespaceInfo, QueryMode, QueryRequest, Record,
+    ScanPage, ScanRequest, SearchResult, StoredVector,
 };
-use crate::{score, validate};
+use crate::{fusion, score, validate};
 
 /// How many times an operation is tried when the namespace changes under it. Each retry
 /// follows a change made by another client, so more than a few means the namespace is being
@@ -109,6 +109,73 @@ impl<D: Driver> Backend<D> {
             }
             fetch = (fetch * 2).min(MAX_FETCH);
             hits = self.driver.search(ns, &query.with_fetch(fetch)).await?;
+        }
+    }
+
+    /// The keyword leg, finished like [`Self::run_query`] (ties completed, order, `k`), with
+    /// `threshold` applied to the BM25 score.
+    async fn run_keyword(
+        &self,
+        ns: &D::Namespace,
+        query: &KeywordQuery<'_>,
+        first: Vec<SearchResult>,
+        threshold: Option<f64>,
+    ) -> Result<Vec<SearchResult>> {
+        let mut hits = first;
+        let mut fetch = query.fetch();
+        loop {
+            hits.sort_by(score::result_order);
+            if !tie_may_continue(&hits, query.k(), fetch, threshold) || fetch >= MAX_FETCH {
+                return Ok(score::finish(hits, query.k(), threshold));
+            }
+            fetch = (fetch * 2).min(MAX_FETCH);
+            hits = self.driver.keyword(ns, &query.with_fetch(fetch)).await?;
+        }
+    }
+
+    /// The answer to one request on one incarnation, whatever its mode.
+    async fn answer(&self, e: &D::Namespace, request: &QueryRequest) -> Result<Vec<SearchResult>> {
+        match request.mode() {
+            QueryMode::Keyword => {
+                let kq = KeywordQuery::prepare(request, e.config(), &self.caps, request.k)?;
+                let first = if kq.tokens().is_empty() {
+                    Vec::new()
+                } else {
+                    self.driver.keyword(e, &kq).await?
+                };
+                let mut hits = self.run_keyword(e, &kq, first, request.threshold).await?;
+                for (i, h) in hits.iter_mut().enumerate() {
+                    h.distance = -h.score;
+                    h.legs = Some(Legs {
+                        keyword: Some(LegHit::new(h.score, i + 1)),
+                        ..Legs::default()
+                    });
+                }
+                Ok(hits)
+            }
+            QueryMode::Hybrid => {
+                let m = fusion::leg_depth(request.k);
+                let vq = Query::prepare(request, e.config(), &self.caps)?.leg(m);
+                let kq = KeywordQuery::prepare(request, e.config(), &self.caps, m)?;
+                let (v, k) = if kq.tokens().is_empty() {
+                    (self.driver.search(e, &vq).await?, Vec::new())
+                } else {
+                    self.driver.hybrid(e, &vq, &kq).await?
+                };
+                let v = self.run_query(e, &vq, v).await?;
+                let k = self.run_keyword(e, &kq, k, None).await?;
+                Ok(fusion::fuse(
+                    &v,
+                    &k,
+                    request.hybrid.unwrap_or_default(),
+                    request.k,
+                ))
+            }
+            _ => {
+                let query = Query::prepare(request, e.config(), &self.caps)?;
+                let first = self.driver.search(e, &query).await?;
+                self.run_query(e, &query, first).await
+            }
         }
     }
 }
@@ -305,11 +372,7 @@ impl<D: Driver> VectorBackend for Backend<D> {
         let name = NamespaceName::new(namespace)?;
         validate::query_request(request)?;
         Ok(self
-            .on_namespace(name, |e| async move {
-                let query = Query::prepare(request, e.config(), &self.caps)?;
-                let first = self.driver.search(&e, &query).await?;
-                self.run_query(&e, &query, first).await
-            })
+            .on_namespace(name, |e| async move { self.answer(&e, request).await })
             .await?
             .unwrap_or_default())
     }
@@ -326,22 +389,43 @@ impl<D: Driver> VectorBackend for Backend<D> {
         }
         let answers = self
             .on_namespace(name, |e| async move {
-                let queries = requests
-                    .iter()
-                    .map(|r| Query::prepare(r, e.config(), &self.caps))
-                    .collect::<Result<Vec<_>>>()?;
-                let firsts = self.driver.search_batch(&e, &queries).await?;
-                if firsts.len() != queries.len() {
+                // Vector queries go to the driver's batch path together; keyword and hybrid
+                // ones are answered one by one. Every request is checked before any runs.
+                let mut vector = Vec::new();
+                for r in requests {
+                    if r.mode() == QueryMode::Vector {
+                        vector.push(Query::prepare(r, e.config(), &self.caps)?);
+                    } else {
+                        KeywordQuery::prepare(r, e.config(), &self.caps, r.k)?;
+                        if r.mode() == QueryMode::Hybrid {
+                            Query::prepare(r, e.config(), &self.caps)?;
+                        }
+                    }
+                }
+                let firsts = if vector.is_empty() {
+                    Vec::new()
+                } else {
+                    self.driver.search_batch(&e, &vector).await?
+                };
+                if firsts.len() != vector.len() {
                     return Err(Error::backend(format!(
                         "the {} driver answered {} of {} queries",
                         D::NAME,
                         firsts.len(),
-                        queries.len()
+                        vector.len()
                     )));
                 }
-                let mut out = Vec::with_capacity(queries.len());
-                for (q, first) in queries.iter().zip(firsts) {
-                    out.push(self.run_query(&e, q, first).await?);
+                let mut vector = vector.iter().zip(firsts);
+                let mut out = Vec::with_capacity(requests.len());
+                for r in requests {
+                    if r.mode() == QueryMode::Vector {
+                        let Some((q, first)) = vector.next() else {
+                            break;
+                        };
+                        out.push(self.run_query(&e, q, first).await?);
+                    } else {
+                        out.push(self.answer(&e, r).await?);
+                    }
                 }
                 Ok(out)
             })

@@ -42,7 +42,7 @@ use async_trait::async_trait;
 pub use backend::Backend;
 pub use catalog::MAX_CACHED_NAMESPACES;
 pub use prepared::{
-    CheckedFilter, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec, WriteBatch,
+    CheckedFilter, Ensured, KeySet, KeywordQuery, NamespaceName, Page, Query, ScanSpec, WriteBatch,
 };
 
 use crate::error::{Error, Result};
@@ -168,6 +168,35 @@ pub trait Driver: fmt::Debug + Send + Sync + Sized + 'static {
             out.push(self.search(ns, q).await?);
         }
         Ok(out)
+    }
+
+    /// Up to [`KeywordQuery::fetch`] records holding at least one of the query's tokens in their
+    /// text bag ([`crate::text::text_bag`], which [`WriteBatch::text_bag`] gives for every record
+    /// written), best first by BM25 ([`crate::text`]; the server's native relevance where it
+    /// has BM25, documented per backend), with `score` = that relevance. Returning fewer than
+    /// `fetch` asserts that no other record matches. The default says the backend has no
+    /// keyword search (and its capabilities must say so too).
+    async fn keyword(
+        &self,
+        ns: &Self::Namespace,
+        query: &KeywordQuery<'_>,
+    ) -> Result<Vec<SearchResult>> {
+        let _ = (ns, query);
+        Err(Error::unsupported("this backend has no keyword search"))
+    }
+
+    /// Both legs of a hybrid query, as [`Driver::search`] and [`Driver::keyword`] give them.
+    /// The default runs one after the other; servers that can answer both in one round trip
+    /// override it.
+    async fn hybrid(
+        &self,
+        ns: &Self::Namespace,
+        vector: &Query<'_>,
+        keyword: &KeywordQuery<'_>,
+    ) -> Result<(Vec<SearchResult>, Vec<SearchResult>)> {
+        let v = self.search(ns, vector).await?;
+        let k = self.keyword(ns, keyword).await?;
+        Ok((v, k))
     }
 
     /// Up to [`ScanSpec::limit`] records with keys strictly after [`ScanSpec::after`] (byte

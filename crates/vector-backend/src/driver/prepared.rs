@@ -148,6 +148,14 @@ impl WriteBatch {
         &self.records
     }
 
+    /// What a record contributes to keyword search: its text bag ([`crate::text::text_bag`]),
+    /// or `None` when the namespace declares no text fields.
+    pub fn text_bag(&self, record: &Record) -> Option<String> {
+        self.config
+            .has_text()
+            .then(|| crate::text::text_bag(&record.metadata, &self.config))
+    }
+
     /// How many records.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -206,6 +214,8 @@ impl<'a> KeySet<'a> {
 pub struct Query<'a> {
     request: &'a QueryRequest,
     filter: Option<CheckedFilter<'a>>,
+    /// Results wanted: the request's `k`, or a hybrid query's leg depth.
+    want: usize,
     fetch: usize,
 }
 
@@ -221,14 +231,23 @@ impl<'a> Query<'a> {
         Ok(Self {
             request,
             filter: CheckedFilter::optional(request.filter.as_ref(), config, caps)?,
+            want: request.k,
             fetch: crate::score::overfetch(request.k),
         })
+    }
+
+    /// The vector leg of a hybrid query: `want` results.
+    pub(crate) fn leg(mut self, want: usize) -> Self {
+        self.want = want;
+        self.fetch = crate::score::overfetch(want);
+        self
     }
 
     pub(crate) fn with_fetch(&self, fetch: usize) -> Self {
         Self {
             request: self.request,
             filter: self.filter,
+            want: self.want,
             fetch,
         }
     }
@@ -238,9 +257,10 @@ impl<'a> Query<'a> {
         &self.request.embedding
     }
 
-    /// How many results the caller wants.
+    /// How many results the caller wants (for the vector leg of a hybrid query, the leg
+    /// depth).
     pub fn k(&self) -> usize {
-        self.request.k
+        self.want
     }
 
     /// How many candidates to return (at least `k`).
@@ -260,6 +280,75 @@ impl<'a> Query<'a> {
     }
 
     /// Whether hits must carry their embeddings.
+    pub fn include_embedding(&self) -> bool {
+        self.request.include_embedding
+    }
+}
+
+/// A keyword query checked against its namespace (which declares text fields): its distinct
+/// tokens (see [`crate::text`]), the filter, and how many matches to return.
+#[derive(Debug)]
+pub struct KeywordQuery<'a> {
+    request: &'a QueryRequest,
+    tokens: Vec<String>,
+    filter: Option<CheckedFilter<'a>>,
+    want: usize,
+    fetch: usize,
+}
+
+impl<'a> KeywordQuery<'a> {
+    pub(crate) fn prepare(
+        request: &'a QueryRequest,
+        config: &NamespaceConfig,
+        caps: &Capabilities,
+        want: usize,
+    ) -> Result<Self> {
+        if !config.has_text() {
+            return Err(Error::invalid_argument(
+                "keyword search needs a namespace with text fields (FieldType::Text)",
+            ));
+        }
+        Ok(Self {
+            request,
+            tokens: crate::text::query_tokens(request.text.as_deref().unwrap_or_default()),
+            filter: CheckedFilter::optional(request.filter.as_ref(), config, caps)?,
+            want,
+            fetch: crate::score::overfetch(want),
+        })
+    }
+
+    pub(crate) fn with_fetch(&self, fetch: usize) -> Self {
+        Self {
+            request: self.request,
+            tokens: self.tokens.clone(),
+            filter: self.filter,
+            want: self.want,
+            fetch,
+        }
+    }
+
+    /// The distinct query tokens, `[a-z0-9]` only, in order of appearance. Never empty (a
+    /// query without tokens matches nothing and never reaches the driver).
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    /// How many matches are wanted.
+    pub fn k(&self) -> usize {
+        self.want
+    }
+
+    /// How many matches to return: the best by BM25, then key (at least `k`).
+    pub fn fetch(&self) -> usize {
+        self.fetch
+    }
+
+    /// The checked filter: it restricts the candidates, not the BM25 statistics.
+    pub fn filter(&self) -> Option<&CheckedFilter<'a>> {
+        self.filter.as_ref()
+    }
+
+    /// Whether matches must carry their embeddings.
     pub fn include_embedding(&self) -> bool {
         self.request.include_embedding
     }

@@ -23,6 +23,7 @@ mod replicas;
 mod roundtrip;
 mod scan;
 mod scores;
+mod text;
 mod validation;
 
 pub(crate) type CaseFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -133,6 +134,12 @@ pub(crate) fn all_cases() -> Vec<Case> {
         case!(differential::cosine_clustered_matches_oracle),
         case!(differential::dot_product_clustered_matches_oracle),
         case!(differential::euclidean_clustered_matches_oracle),
+        case!(text::tokenisation_basics_agree),
+        case!(text::keyword_hits_hold_query_terms_ranked_by_bm25),
+        case!(text::more_occurrences_of_a_rare_term_rank_higher),
+        case!(text::hostile_text_matches_literally),
+        case!(text::hybrid_is_the_fusion_of_its_legs),
+        case!(text::keyword_rules_are_checked),
         case!(replicas::upsert_after_drop_elsewhere_creates_again),
         case!(replicas::stale_dimension_is_refused_after_recreate),
         case!(replicas::recreated_metric_is_used_elsewhere),
