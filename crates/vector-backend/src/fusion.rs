@@ -106,10 +106,11 @@ mod tests {
         let k = [hit("c", 7.0), hit("b", 3.0), hit("d", 1.0)];
         let out = fuse(&v, &k, Fusion::RRF, 10);
         let keys: Vec<&str> = out.iter().map(|h| h.key.as_str()).collect();
-        // b: 1/62 + 1/62; c: 1/63 + 1/61; a: 1/61; d: 1/63.
-        assert_eq!(keys, ["b", "c", "a", "d"]);
-        assert_eq!(out[0].score, 2.0 / 62.0);
-        let legs = out[1].legs.clone().unwrap();
+        // c: 1/63 + 1/61 > b: 1/62 + 1/62 > a: 1/61 > d: 1/63.
+        assert_eq!(keys, ["c", "b", "a", "d"]);
+        assert_eq!(out[1].score, 2.0 / 62.0);
+        assert_eq!(out[0].distance, -out[0].score);
+        let legs = out[0].legs.clone().unwrap();
         assert_eq!(legs.vector.unwrap().rank, 3);
         assert_eq!(legs.keyword.unwrap().rank, 1);
         // Equal fused scores: key order.
