@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use vector_backend::{
     ErrorKind, FieldType, Filter, Metadata, Metric, NamespaceConfig, OpenBackend, QueryRequest,
-    Record, ScanRequest, VectorBackend, score,
+    Record, ScanRequest, VectorBackend, VectorBackendExt as _, score,
 };
 use vector_weaviate::WeaviateBackend;
 use weaviate_emulator::{Emulator, EmulatorOptions};

@@ -30,6 +30,26 @@ pub(crate) struct App {
     pub(crate) spec: Option<Spec>,
     pub(crate) violations: Mutex<Vec<String>>,
     pub(crate) validated: AtomicUsize,
+    /// The test switches: pause and injected failures (see [`crate::Emulator::pause`]).
+    pub(crate) control: Control,
+}
+
+/// Switches a test flips to make the emulator behave like a server in trouble.
+#[derive(Debug)]
+pub(crate) struct Control {
+    /// True while requests are held unanswered, like a server whose process is stopped.
+    pub(crate) paused: tokio::sync::watch::Sender<bool>,
+    /// When set, every request is answered with this status and body instead.
+    pub(crate) fault: Mutex<Option<(u16, Option<Value>)>>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            paused: tokio::sync::watch::Sender::new(false),
+            fault: Mutex::new(None),
+        }
+    }
 }
 
 type Reply = (u16, Option<Value>);
@@ -53,6 +73,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    // A paused server accepted the connection (the kernel does that) but answers nothing, not
+    // even the request line, until it is resumed.
+    let mut paused = app.control.paused.subscribe();
+    let _ = paused.wait_for(|p| !*p).await;
+    if let Some(fault) = lock(&app.control.fault).clone() {
+        return respond(fault);
+    }
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
