@@ -6,6 +6,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use vector_backend::{
     FieldType, Filter, NamespaceConfig, OpenBackend, QueryRequest, Record, VectorBackend,
+    VectorBackendExt as _,
 };
 use vector_weaviate::WeaviateBackend;
 

@@ -51,7 +51,12 @@ impl WeaviateDriver {
     /// The server's version, checked against the supported range.
     async fn server_version(&self) -> Result<String, WeaviateError> {
         let what = "GET /v1/meta";
-        let meta = self.client.get("/meta").await?.expect(what, &[200])?.json(what)?;
+        let meta = self
+            .client
+            .get("/meta")
+            .await?
+            .expect(what, &[200])?
+            .json(what)?;
         let version = meta
             .get("version")
             .and_then(Value::as_str)

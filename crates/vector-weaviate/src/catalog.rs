@@ -47,8 +47,8 @@ use crate::filter::{Op, Where};
 use crate::graphql::{CHECK, Document};
 use crate::reply::{Deleted, Entry, Gql, entry_names};
 use crate::schema::{
-    CATALOG_CLASS, FIRST_ID, P_CLASS, P_CONFIG, P_NAMESPACE, catalog_definition,
-    class_definition, class_name, entry_id, new_generation,
+    CATALOG_CLASS, FIRST_ID, P_CLASS, P_CONFIG, P_NAMESPACE, catalog_definition, class_definition,
+    class_name, entry_id, new_generation,
 };
 
 /// How often a creation is tried when other clients drop or create the namespace under it.
@@ -144,11 +144,19 @@ impl WeaviateDriver {
                     P_CONFIG: serde_json::to_string(config).unwrap_or_default(),
                 },
             });
-            let reply = match self.client.send(Method::POST, "/objects", Some(&entry)).await {
+            let reply = match self
+                .client
+                .send(Method::POST, "/objects", Some(&entry))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     // The entry may or may not have been written: keep the class if it was.
-                    if !self.load(name).await.is_ok_and(|n| n.is_some_and(|n| n.class == class)) {
+                    if !self
+                        .load(name)
+                        .await
+                        .is_ok_and(|n| n.is_some_and(|n| n.class == class))
+                    {
                         let _ = self.delete_class(&class).await;
                     }
                     return Err(e.into());
@@ -167,7 +175,11 @@ impl WeaviateDriver {
                 }
             } else {
                 // 422 "id already exists": another client created the namespace first.
-                last = Some(WeaviateError::status("POST /v1/objects", reply.status, &reply.body));
+                last = Some(WeaviateError::status(
+                    "POST /v1/objects",
+                    reply.status,
+                    &reply.body,
+                ));
             }
             self.delete_class(&class).await?;
         }
@@ -226,7 +238,11 @@ impl WeaviateDriver {
 
     /// Runs a read document on `ns` with the catalogue check in the same request; returns
     /// `data`. See the module docs.
-    pub(crate) async fn query_checked(&self, ns: &WeaviateNamespace, doc: &Document) -> Result<Value> {
+    pub(crate) async fn query_checked(
+        &self,
+        ns: &WeaviateNamespace,
+        doc: &Document,
+    ) -> Result<Value> {
         let query = doc.render(&ns.class);
         let what = format!("GraphQL on {}", ns.class);
         let started = Instant::now();
@@ -257,7 +273,9 @@ impl WeaviateDriver {
             };
             if !(unknown(&ns.class)
                 || unknown(CATALOG_CLASS)
-                || messages.iter().any(|m| m.contains("no graphql provider present")))
+                || messages
+                    .iter()
+                    .any(|m| m.contains("no graphql provider present")))
             {
                 return Err(error().into());
             }
@@ -277,11 +295,7 @@ impl WeaviateDriver {
     /// The end of every write, delete or clear on `ns`: the incarnation check (see the module
     /// docs). When the catalogue no longer names `ns`'s class, the class is deleted with what
     /// the operation put there (or auto-schema created), and the answer is `namespace_changed`.
-    pub(crate) async fn settle<T>(
-        &self,
-        ns: &WeaviateNamespace,
-        outcome: Result<T>,
-    ) -> Result<T> {
+    pub(crate) async fn settle<T>(&self, ns: &WeaviateNamespace, outcome: Result<T>) -> Result<T> {
         if let Err(e) = &outcome
             && e.is_retryable()
             && !e.is_namespace_changed()

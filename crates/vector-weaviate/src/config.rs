@@ -86,7 +86,6 @@ impl WeaviateConfig {
         self
     }
 
-
     /// Parses a URL (see the type's docs). The API key falls back to `$WEAVIATE_API_KEY`.
     ///
     /// # Errors

@@ -151,10 +151,9 @@ impl From<WeaviateError> for Error {
     fn from(e: WeaviateError) -> Self {
         let kind = e.kind();
         let message = match (&e, kind) {
-            (WeaviateError::Timeout { limit, .. }, _) => format!(
-                "Weaviate did not answer within {} ms",
-                limit.as_millis()
-            ),
+            (WeaviateError::Timeout { limit, .. }, _) => {
+                format!("Weaviate did not answer within {} ms", limit.as_millis())
+            }
             (_, ErrorKind::Unavailable) => UNAVAILABLE.to_owned(),
             (_, ErrorKind::CapacityExceeded) => "Weaviate usage limit reached".to_owned(),
             (_, ErrorKind::Unsupported) => "unsupported Weaviate server".to_owned(),
@@ -179,7 +178,10 @@ mod tests {
         for status in [502, 503, 504, 429] {
             let (k, text) = kind(status, "");
             assert_eq!(k, ErrorKind::Unavailable, "{status}");
-            assert!(text.starts_with("Weaviate client not available: "), "{text}");
+            assert!(
+                text.starts_with("Weaviate client not available: "),
+                "{text}"
+            );
         }
         let (k, text) = kind(
             429,

@@ -57,7 +57,10 @@ pub(crate) fn get_field(alias: &str, class: &str, fetch: &Fetch<'_>) -> String {
         // serde_json prints f32s in their shortest round-trip form, valid GraphQL floats.
         let v = serde_json::to_string(vector).unwrap_or_else(|_| "[]".to_owned());
         match max_distance {
-            Some(d) => args.push(format!("nearVector: {{vector: {v}, distance: {}}}", float(d))),
+            Some(d) => args.push(format!(
+                "nearVector: {{vector: {v}, distance: {}}}",
+                float(d)
+            )),
             None => args.push(format!("nearVector: {{vector: {v}}}")),
         }
     }

@@ -168,7 +168,11 @@ fn vector(v: &Value, what: &str) -> Result<Vec<f32>, WeaviateError> {
 
 /// The failures of a `POST /v1/batch/objects` answer (HTTP 200 even when objects failed, so
 /// every per-object result is read), one message per failed object.
-pub(crate) fn batch_failures(v: &Value, total: usize, what: &str) -> Result<Vec<String>, WeaviateError> {
+pub(crate) fn batch_failures(
+    v: &Value,
+    total: usize,
+    what: &str,
+) -> Result<Vec<String>, WeaviateError> {
     let items = v
         .as_array()
         .ok_or_else(|| WeaviateError::decode(what, "not an array"))?;
@@ -243,10 +247,14 @@ impl Entry {
             namespace: namespace.to_owned(),
             message: message.to_owned(),
         };
-        let props = v.get("properties").ok_or_else(|| damaged("no properties"))?;
+        let props = v
+            .get("properties")
+            .ok_or_else(|| damaged("no properties"))?;
         let text = |p: &str| props.get(p).and_then(Value::as_str);
         let entry = Self {
-            namespace: text(P_NAMESPACE).ok_or_else(|| damaged("no name"))?.to_owned(),
+            namespace: text(P_NAMESPACE)
+                .ok_or_else(|| damaged("no name"))?
+                .to_owned(),
             class: text(P_CLASS).ok_or_else(|| damaged("no class"))?.to_owned(),
             config: text(P_CONFIG)
                 .and_then(|c| serde_json::from_str(c).ok())
@@ -262,7 +270,10 @@ impl Entry {
 
 /// The namespace names of a page of catalogue objects (`GET /v1/objects?class=VtCatalog`), and
 /// the id of the last one.
-pub(crate) fn entry_names(v: &Value, what: &str) -> Result<(Vec<String>, Option<String>), WeaviateError> {
+pub(crate) fn entry_names(
+    v: &Value,
+    what: &str,
+) -> Result<(Vec<String>, Option<String>), WeaviateError> {
     let objects = v
         .get("objects")
         .and_then(Value::as_array)
@@ -351,7 +362,10 @@ mod tests {
         );
         let limit = r#"{"errorCode":"USAGE_LIMIT_EXCEEDED","limit":"objects","value":5,"message":"limit reached"}"#;
         assert_eq!(server_message(limit), "limit reached");
-        assert_eq!(server_error_code(limit).as_deref(), Some("USAGE_LIMIT_EXCEEDED"));
+        assert_eq!(
+            server_error_code(limit).as_deref(),
+            Some("USAGE_LIMIT_EXCEEDED")
+        );
         assert_eq!(server_message(""), "(empty body)");
         assert_eq!(server_message("gateway timeout"), "gateway timeout");
         assert!(server_message(&"x".repeat(2000)).len() < 600);

@@ -23,7 +23,11 @@ const READ_FIELDS: usize = 10;
 
 impl WeaviateDriver {
     /// One `Get` field on `ns` (with the catalogue check); its objects.
-    pub(crate) async fn get_hits(&self, ns: &WeaviateNamespace, fetch: &Fetch<'_>) -> Result<Vec<Hit>> {
+    pub(crate) async fn get_hits(
+        &self,
+        ns: &WeaviateNamespace,
+        fetch: &Fetch<'_>,
+    ) -> Result<Vec<Hit>> {
         let doc = Document {
             get: vec![get_field("q", ns.class(), fetch)],
             ..Document::default()
@@ -250,7 +254,10 @@ impl WeaviateDriver {
             };
             let hits = self.get_hits(ns, &fetch).await?;
             let done = hits.len() < max;
-            let next = hits.last().map(|h| h.id.clone()).filter(|id| !id.is_empty());
+            let next = hits
+                .last()
+                .map(|h| h.id.clone())
+                .filter(|id| !id.is_empty());
             out.extend(hits.into_iter().filter(|h| matches(h)));
             match next {
                 Some(id) if !done => after = id,

@@ -49,7 +49,10 @@ pub(crate) const P_ABSENT: &str = "vt_absent";
 /// The class of one incarnation of a namespace: `Vt_` + lower-case hex of the name + `_` + the
 /// generation as 16 hex digits (at most 3 + 128 + 17 characters, inside Weaviate's 255).
 pub(crate) fn class_name(namespace: &str, generation: u64) -> String {
-    format!("{CLASS_PREFIX}{}_{generation:016x}", hex(namespace.as_bytes()))
+    format!(
+        "{CLASS_PREFIX}{}_{generation:016x}",
+        hex(namespace.as_bytes())
+    )
 }
 
 /// A generation no other incarnation has had: random (the standard library's per-process

@@ -78,7 +78,9 @@ impl<'q> Prepared<'q> {
         };
         Some(Self {
             query,
-            filter: query.filter().map(|f| translate(f, &ns.config().filterable)),
+            filter: query
+                .filter()
+                .map(|f| translate(f, &ns.config().filterable)),
             max_distance,
         })
     }
@@ -118,7 +120,9 @@ impl<'q> Prepared<'q> {
                 .distance
                 .ok_or_else(|| WeaviateError::decode("GraphQL Get", "a result without distance"))?;
             let s = scored(metric, d);
-            out.push(SearchResult::new(h.key, s.score, s.distance, h.metadata, h.vector));
+            out.push(SearchResult::new(
+                h.key, s.score, s.distance, h.metadata, h.vector,
+            ));
         }
         let done = self.exact() || exhausted || out.len() >= self.query.fetch();
         Ok((out, done))
@@ -167,7 +171,11 @@ impl WeaviateDriver {
                 .zip(&limits)
                 .enumerate()
                 .filter_map(|(i, (p, limit))| {
-                    Some(get_field(&format!("q{i}"), ns.class(), &p.as_ref()?.fetch(*limit)))
+                    Some(get_field(
+                        &format!("q{i}"),
+                        ns.class(),
+                        &p.as_ref()?.fetch(*limit),
+                    ))
                 })
                 .collect(),
             ..Document::default()

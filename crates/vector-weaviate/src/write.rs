@@ -53,7 +53,10 @@ impl WeaviateDriver {
             let condition = t.condition.unwrap_or_else(Where::every_record);
             self.batch_delete(ns, &condition).await
         } else {
-            match self.all_matching(ns, Some(filter.filter()), &t, false).await {
+            match self
+                .all_matching(ns, Some(filter.filter()), &t, false)
+                .await
+            {
                 Ok(hits) => {
                     let keys: Vec<&str> = hits.iter().map(|h| h.key.as_str()).collect();
                     self.delete_by_keys(ns, &keys).await

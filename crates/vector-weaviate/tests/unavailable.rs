@@ -113,8 +113,8 @@ async fn a_silent_server_times_out_within_the_timeout() {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let config =
-        WeaviateConfig::from_url(&format!("http://127.0.0.1:{port}?timeout_ms=400")).expect("config");
+    let config = WeaviateConfig::from_url(&format!("http://127.0.0.1:{port}?timeout_ms=400"))
+        .expect("config");
     let b = unchecked(config);
     let started = Instant::now();
     assert!(!b.health_check().await, "a silent server is not healthy");
@@ -168,13 +168,19 @@ async fn every_operation(
             out.push(($name, started.elapsed(), r));
         }};
     }
-    run!("upsert", b.upsert(ns, "k9", vec![1.0, 9.0], Metadata::new()));
+    run!(
+        "upsert",
+        b.upsert(ns, "k9", vec![1.0, 9.0], Metadata::new())
+    );
     run!(
         "upsert_batch",
         b.upsert_batch(ns, vec![Record::new("k8", vec![1.0, 8.0], Metadata::new())])
     );
     run!("get", b.get(ns, "k1"));
-    run!("get_batch", b.get_batch(ns, &["k1".to_owned(), "k2".to_owned()]));
+    run!(
+        "get_batch",
+        b.get_batch(ns, &["k1".to_owned(), "k2".to_owned()])
+    );
     run!("query", b.query(ns, &[1.0, 0.5], 3, None));
     run!(
         "search_batch",
@@ -227,7 +233,11 @@ async fn a_frozen_server_times_out_and_the_same_object_works_after_it_resumes() 
     let limit = Duration::from_millis(TIMEOUT_MS) + MARGIN;
     let started = Instant::now();
     anyhow::ensure!(!b.health_check().await, "a frozen server is not healthy");
-    anyhow::ensure!(started.elapsed() < limit, "health_check took {:?}", started.elapsed());
+    anyhow::ensure!(
+        started.elapsed() < limit,
+        "health_check took {:?}",
+        started.elapsed()
+    );
     for (name, took, r) in every_operation(&b, ns).await {
         let e = match r {
             Ok(()) => anyhow::bail!("{name} succeeded against a frozen server"),
@@ -249,8 +259,12 @@ async fn a_frozen_server_times_out_and_the_same_object_works_after_it_resumes() 
         r.map_err(|e| anyhow::anyhow!("{name} after resume: {e}"))?;
     }
     anyhow::ensure!(b.get(ns, "k9").await?.is_none(), "cleared last");
-    b.upsert(ns, "k10", vec![1.0, 10.0], Metadata::new()).await?;
-    anyhow::ensure!(b.count(ns, None).await? == 1, "the same object writes again");
+    b.upsert(ns, "k10", vec![1.0, 10.0], Metadata::new())
+        .await?;
+    anyhow::ensure!(
+        b.count(ns, None).await? == 1,
+        "the same object writes again"
+    );
     Ok(())
 }
 
@@ -263,7 +277,11 @@ async fn try_again_statuses_are_unavailable_and_usage_limits_are_capacity() -> a
     let cases: [(u16, Option<&str>, ErrorKind); 5] = [
         (502, None, ErrorKind::Unavailable),
         (503, None, ErrorKind::Unavailable),
-        (504, Some(r#"{"message":"gateway timeout"}"#), ErrorKind::Unavailable),
+        (
+            504,
+            Some(r#"{"message":"gateway timeout"}"#),
+            ErrorKind::Unavailable,
+        ),
         (429, None, ErrorKind::Unavailable),
         (
             429,
@@ -283,13 +301,17 @@ async fn try_again_statuses_are_unavailable_and_usage_limits_are_capacity() -> a
                     .err(),
             ),
             ("get", b.get("statuses", "k").await.err()),
-            ("query", b.query("statuses", &[1.0, 0.0], 1, None).await.err()),
+            (
+                "query",
+                b.query("statuses", &[1.0, 0.0], 1, None).await.err(),
+            ),
             ("list", b.list_namespaces().await.err()),
         ] {
             let e = r.ok_or_else(|| anyhow::anyhow!("{op} succeeded during HTTP {status}"))?;
             anyhow::ensure!(e.kind() == kind, "{op}, HTTP {status}: {:?}: {e}", e.kind());
             anyhow::ensure!(
-                std::error::Error::source(&e).is_some_and(|s| s.to_string().contains(&status.to_string())),
+                std::error::Error::source(&e)
+                    .is_some_and(|s| s.to_string().contains(&status.to_string())),
                 "{op}: the cause names the status: {e}"
             );
         }
