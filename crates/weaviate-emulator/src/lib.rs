@@ -1,12 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod distance;
 mod filter;
 mod graphql;
-mod query;
+mod objects;
 #[cfg(test)]
 mod response_tests;
+mod rest;
+mod schema;
 mod server;
+mod settings;
 mod spec;
 mod store;
 
@@ -17,7 +21,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use crate::server::App;
-use crate::store::{Db, Settings, Version};
+use crate::settings::{Settings, Version};
+use crate::store::Db;
 
 /// The default Weaviate version reported by `/v1/meta` and used for version-dependent rules.
 pub const DEFAULT_VERSION: &str = "1.39.0";
