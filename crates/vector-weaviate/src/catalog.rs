@@ -45,7 +45,7 @@ use crate::backend::WeaviateDriver;
 use crate::error::WeaviateError;
 use crate::filter::{Op, Where};
 use crate::graphql::{CHECK, Document};
-use crate::reply::{Deleted, Entry, Gql, entry_names};
+use crate::reply::{Entry, Gql, entry_names};
 use crate::schema::{
     CATALOG_CLASS, FIRST_ID, P_CLASS, P_CONFIG, P_NAMESPACE, catalog_definition, class_definition,
     class_name, entry_id, new_generation,
@@ -191,23 +191,10 @@ impl WeaviateDriver {
         let Some(ns) = self.load(name).await? else {
             return Ok(false);
         };
-        let what = "DELETE /v1/batch/objects";
-        let body = json!({
-            "match": {
-                "class": CATALOG_CLASS,
-                "where": Where::text(P_CLASS, Op::Equal, &ns.class).to_json(),
-            },
-            "output": "minimal",
-            "dryRun": false,
-        });
-        let v = self
-            .client
-            .send(Method::DELETE, "/batch/objects", Some(&body))
-            .await?
-            .expect(what, &[200])?
-            .json(what)?;
+        let condition = Where::text(P_CLASS, Op::Equal, &ns.class);
+        let deleted = self.client.batch_delete(CATALOG_CLASS, &condition).await?;
         // Zero: another client dropped this incarnation first (and perhaps created the next).
-        let existed = Deleted::parse(&v).successful > 0;
+        let existed = deleted.successful > 0;
         self.delete_class(&ns.class).await?;
         Ok(existed)
     }

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::config::WeaviateConfig;
 use crate::error::WeaviateError;
-use crate::reply::{Gql, Reply, server_message};
+use crate::filter::Where;
+use crate::reply::{Deleted, Gql, Reply, server_message};
 
 /// A request body of this many bytes gets the operation timeout once more (bulk chunks).
 const BYTES_PER_TIMEOUT: usize = 1 << 20;
@@ -111,6 +112,27 @@ impl Client {
 
     pub(crate) async fn get(&self, path: &str) -> Result<Reply, WeaviateError> {
         self.send(Method::GET, path, None).await
+    }
+
+    /// One `DELETE /v1/batch/objects` of the objects of `class` matching `condition` (at most
+    /// the server's `QUERY_MAXIMUM_RESULTS` of them per call).
+    pub(crate) async fn batch_delete(
+        &self,
+        class: &str,
+        condition: &Where,
+    ) -> Result<Deleted, WeaviateError> {
+        let what = "DELETE /v1/batch/objects";
+        let body = json!({
+            "match": {"class": class, "where": condition.to_json()},
+            "output": "minimal",
+            "dryRun": false,
+        });
+        let v = self
+            .send(Method::DELETE, "/batch/objects", Some(&body))
+            .await?
+            .expect(what, &[200])?
+            .json(what)?;
+        Ok(Deleted::parse(&v))
     }
 
     /// Runs a GraphQL query (`POST /v1/graphql`) and splits `data` from `errors`.

@@ -11,7 +11,7 @@ use crate::backend::WeaviateDriver;
 use crate::catalog::WeaviateNamespace;
 use crate::error::WeaviateError;
 use crate::filter::{Where, translate};
-use crate::reply::{Deleted, batch_failures, truncate};
+use crate::reply::{batch_failures, truncate};
 use crate::schema::{
     P_ABSENT, P_KEY, P_KEY_HEX, P_META, P_PRESENT, field_property, hex, keyword_token, object_id,
 };
@@ -78,21 +78,9 @@ impl WeaviateDriver {
     /// `DELETE /v1/batch/objects` with `condition`, repeated until nothing matches (each call is
     /// capped at the server's `QUERY_MAXIMUM_RESULTS`). Returns how many were deleted.
     async fn batch_delete(&self, ns: &WeaviateNamespace, condition: &Where) -> Result<u64> {
-        let what = "DELETE /v1/batch/objects";
-        let body = json!({
-            "match": {"class": ns.class(), "where": condition.to_json()},
-            "output": "minimal",
-            "dryRun": false,
-        });
         let mut deleted = 0u64;
         loop {
-            let v = self
-                .client
-                .send(Method::DELETE, "/batch/objects", Some(&body))
-                .await?
-                .expect(what, &[200])?
-                .json(what)?;
-            let d = Deleted::parse(&v);
+            let d = self.client.batch_delete(ns.class(), condition).await?;
             deleted += d.successful;
             if d.failed > 0 {
                 return Err(WeaviateError::Batch {
