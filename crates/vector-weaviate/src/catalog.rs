@@ -28,7 +28,9 @@
 //! What remains open, honestly: between a stale write landing and its writer's check (one round
 //! trip), the stale class exists again; nothing reads it (readers check the catalogue), but a
 //! writer that dies in that moment leaves it behind as garbage (a class no entry names, which
-//! `list_namespaces` ignores; delete `Vt_*` classes no entry names to reclaim the space). The
+//! `list_namespaces` ignores; delete `Vt_*` classes no entry names to reclaim the space); so does
+//! a write that fails with `Timeout` or `Unavailable`, which is not checked (the server is not
+//! answering; the caller was told nothing was acknowledged). The
 //! catalogue's "id exists" check may not be atomic with the write on the server; two creators
 //! racing that closely both read the entry back, and the one whose entry was overwritten gives
 //! its class up and reports the other's incarnation. Reads check in the same request, not
