@@ -312,3 +312,15 @@ async fn a_stale_write_never_resurrects_a_dropped_class() -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_through_the_catalogue_past_the_server_limit() -> anyhow::Result<()> {
+    let (_emulator, b) = small_server().await?;
+    let mut want: Vec<String> = (0..LIMIT + 5).map(|i| format!("list-{i:02}")).collect();
+    for ns in &want {
+        b.create_namespace(ns, &NamespaceConfig::new(2)).await?;
+    }
+    want.sort();
+    anyhow::ensure!(b.list_namespaces().await? == want, "every namespace, once");
+    Ok(())
+}
