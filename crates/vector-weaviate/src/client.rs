@@ -1,5 +1,6 @@
-//! The thin HTTP client: JSON requests to `/v1/...` with the bearer token, transport errors
-//! turned into [`WeaviateError`] without URLs or secrets, and the GraphQL envelope.
+//! The HTTP client: JSON requests to `/v1/...` with the bearer token, each bounded by the
+//! operation timeout (connecting included), and transport errors classified into
+//! `Timeout`/`Unavailable` without URLs or secrets.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,40 +9,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::config::WeaviateConfig;
-use crate::error::{WeaviateError, server_message, truncate};
+use crate::error::WeaviateError;
+use crate::filter::Where;
+use crate::reply::{Deleted, Gql, Reply, server_message};
 
-/// An HTTP answer: status and body text.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) body: String,
-}
-
-impl Reply {
-    /// The body as JSON, for a successful call.
-    pub(crate) fn json(&self, what: &str) -> Result<Value, WeaviateError> {
-        serde_json::from_str(&self.body).map_err(|e| WeaviateError::decode(what, e))
-    }
-
-    /// Fails unless the status is one of `ok`.
-    pub(crate) fn expect(self, what: &str, ok: &[u16]) -> Result<Self, WeaviateError> {
-        if ok.contains(&self.status) {
-            Ok(self)
-        } else {
-            Err(WeaviateError::status(what, self.status, &self.body))
-        }
-    }
-}
-
-/// The outcome of a GraphQL call that reached the server.
-#[derive(Debug)]
-pub(crate) enum Gql {
-    /// `data`, with no `errors`.
-    Data(Value),
-    /// The `errors` messages (HTTP 200 with `errors`, or the 422 Weaviate sends when the schema
-    /// is empty).
-    Errors(Vec<String>),
-}
+/// A request body of this many bytes gets the operation timeout once more (bulk chunks).
+const BYTES_PER_TIMEOUT: usize = 1 << 20;
 
 /// The HTTP client. `Debug` shows the base URL only.
 #[derive(Clone)]
@@ -57,33 +30,21 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("base", &vector_backend::redact_url(&self.base))
             .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-/// The causes of a transport error, joined, without the request URL (it carries no secret,
-/// but the configured base URL is the user's business, and the chain is what explains).
-fn cause_chain(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut parts = vec![e.to_string()];
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    truncate(&parts.join(": "))
-}
-
 impl Client {
     pub(crate) fn new(config: &WeaviateConfig) -> Result<Self, WeaviateError> {
+        // reqwest's own timeouts: the whole request (connect, send, answer) and the connect
+        // phase alone, both the operation timeout. A frozen server therefore costs one timeout
+        // per call, and the pool drops the connection it waited on.
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
+            .connect_timeout(config.timeout)
             .build()
-            .map_err(|e| WeaviateError::Unreachable(cause_chain(e)))?;
+            .map_err(|e| WeaviateError::transport("building the HTTP client", config.timeout, e))?;
         Ok(Self {
             http,
             base: format!("{}/v1", config.base_url),
@@ -92,15 +53,9 @@ impl Client {
         })
     }
 
-    fn transport(&self, what: &str, e: reqwest::Error) -> WeaviateError {
-        if e.is_timeout() && !e.is_connect() {
-            WeaviateError::Timeout {
-                what: what.to_owned(),
-                timeout_ms: self.timeout.as_millis(),
-            }
-        } else {
-            WeaviateError::Unreachable(cause_chain(e))
-        }
+    /// The operation timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends one request. `path` starts with `/` and is relative to `/v1`; every dynamic part of
@@ -113,15 +68,32 @@ impl Client {
     ) -> Result<Reply, WeaviateError> {
         let what = format!("{method} /v1{}", path.split('?').next().unwrap_or(path));
         let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut limit = self.timeout;
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key);
         }
         if let Some(body) = body {
-            req = req.json(body);
+            let bytes = serde_json::to_vec(body).map_err(|source| WeaviateError::Json {
+                what: what.clone(),
+                source,
+            })?;
+            // Bulk chunks take longer to send and to index: one timeout per started MiB.
+            let units = bytes.len().div_ceil(BYTES_PER_TIMEOUT).max(1);
+            limit = self.timeout * u32::try_from(units).unwrap_or(u32::MAX);
+            req = req
+                .timeout(limit)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
         }
-        let resp = req.send().await.map_err(|e| self.transport(&what, e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| WeaviateError::transport(&what, limit, e))?;
         let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| self.transport(&what, e))?;
+        let body = resp
+            .text()
+            .await
+            .map_err(|e| WeaviateError::transport(&what, limit, e))?;
         if status == StatusCode::UNAUTHORIZED.as_u16() || status == StatusCode::FORBIDDEN.as_u16() {
             let hint = if self.api_key.is_some() {
                 "the API key was refused"
@@ -132,6 +104,7 @@ impl Client {
                 what,
                 status,
                 message: format!("{hint}: {}", server_message(&body)),
+                code: None,
             });
         }
         Ok(Reply { status, body })
@@ -141,40 +114,32 @@ impl Client {
         self.send(Method::GET, path, None).await
     }
 
+    /// One `DELETE /v1/batch/objects` of the objects of `class` matching `condition` (at most
+    /// the server's `QUERY_MAXIMUM_RESULTS` of them per call).
+    pub(crate) async fn batch_delete(
+        &self,
+        class: &str,
+        condition: &Where,
+    ) -> Result<Deleted, WeaviateError> {
+        let what = "DELETE /v1/batch/objects";
+        let body = json!({
+            "match": {"class": class, "where": condition.to_json()},
+            "output": "minimal",
+            "dryRun": false,
+        });
+        let v = self
+            .send(Method::DELETE, "/batch/objects", Some(&body))
+            .await?
+            .expect(what, &[200])?
+            .json(what)?;
+        Ok(Deleted::parse(&v))
+    }
+
     /// Runs a GraphQL query (`POST /v1/graphql`) and splits `data` from `errors`.
-    pub(crate) async fn graphql(&self, query: String, what: &str) -> Result<Gql, WeaviateError> {
+    pub(crate) async fn graphql(&self, query: &str, what: &str) -> Result<Gql, WeaviateError> {
         let reply = self
             .send(Method::POST, "/graphql", Some(&json!({ "query": query })))
             .await?;
-        match reply.status {
-            200 => {}
-            // "no graphql provider present": Weaviate's answer when no class exists at all.
-            422 => return Ok(Gql::Errors(vec![server_message(&reply.body)])),
-            status => return Err(WeaviateError::status(what, status, &reply.body)),
-        }
-        let v = reply.json(what)?;
-        if let Some(errors) = v
-            .get("errors")
-            .and_then(Value::as_array)
-            .filter(|e| !e.is_empty())
-        {
-            let messages = errors
-                .iter()
-                .map(|e| {
-                    e.get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("(no message)")
-                        .to_owned()
-                })
-                .collect();
-            return Ok(Gql::Errors(messages));
-        }
-        match v.get("data") {
-            Some(data) if !data.is_null() => Ok(Gql::Data(data.clone())),
-            _ => Err(WeaviateError::decode(
-                what,
-                "a GraphQL answer without data or errors",
-            )),
-        }
+        Gql::parse(reply, what)
     }
 }

@@ -1,8 +1,10 @@
-//! [`WeaviateConfig`]: where the server is, the API key and the timeouts, from code or a URL.
+//! [`WeaviateConfig`]: where the server is, the API key and the operation timeout, from code or
+//! a URL.
 
 use std::fmt;
 use std::time::Duration;
 
+use vector_backend::driver::DEFAULT_OPERATION_TIMEOUT;
 use vector_backend::{Error, Result, redact_url};
 
 /// The environment variable an API key is read from when the URL has none.
@@ -16,12 +18,14 @@ pub const API_KEY_ENV: &str = "WEAVIATE_API_KEY";
 /// | query key | field | default |
 /// |---|---|---|
 /// | `api_key` | `api_key` (sent as `Authorization: Bearer`) | `$WEAVIATE_API_KEY` |
-/// | `timeout_ms` | `timeout` (whole request) | 30000 |
-/// | `connect_timeout_ms` | `connect_timeout` | 5000 |
+/// | `timeout_ms` | `timeout`: the operation timeout, in milliseconds | 5000 |
 /// | `batch_size` | `batch_size` (objects per batch request) | 200 |
 /// | `max_results` | `max_results` (the server's `QUERY_MAXIMUM_RESULTS`) | 10000 |
 ///
-/// `Debug` never shows the API key.
+/// The operation timeout bounds every HTTP request: connecting, sending, and the whole answer.
+/// A batch request of more than 1 MiB gets it once per started MiB, so a large bulk chunk is not
+/// cut off on a slow link. The API key travels only in the `Authorization` header; `Debug` never
+/// shows it. In code: `WeaviateConfig::new("http://host:8080").with_api_key(key)`.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WeaviateConfig {
@@ -30,10 +34,9 @@ pub struct WeaviateConfig {
     pub base_url: String,
     /// API key, sent as a bearer token.
     pub api_key: Option<String>,
-    /// Longest time one HTTP request may take, connection included.
+    /// The operation timeout: the longest time one HTTP request may take, connection included
+    /// (default [`DEFAULT_OPERATION_TIMEOUT`], 5 s).
     pub timeout: Duration,
-    /// Longest time to establish a connection.
-    pub connect_timeout: Duration,
     /// Most objects per `POST /v1/batch/objects` (also bounded by request size).
     pub batch_size: usize,
     /// The server's `QUERY_MAXIMUM_RESULTS`: the largest `limit` one query may use.
@@ -46,7 +49,6 @@ impl fmt::Debug for WeaviateConfig {
             .field("base_url", &redact_url(&self.base_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "***"))
             .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
             .field("batch_size", &self.batch_size)
             .field("max_results", &self.max_results)
             .finish()
@@ -54,10 +56,6 @@ impl fmt::Debug for WeaviateConfig {
 }
 
 impl WeaviateConfig {
-    /// Default request timeout.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-    /// Default connect timeout.
-    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// Default objects per batch request.
     pub const DEFAULT_BATCH_SIZE: usize = 200;
     /// Weaviate's default `QUERY_MAXIMUM_RESULTS`.
@@ -68,8 +66,7 @@ impl WeaviateConfig {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             api_key: None,
-            timeout: Self::DEFAULT_TIMEOUT,
-            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_OPERATION_TIMEOUT,
             batch_size: Self::DEFAULT_BATCH_SIZE,
             max_results: Self::DEFAULT_MAX_RESULTS,
         }
@@ -86,13 +83,6 @@ impl WeaviateConfig {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
-        self
-    }
-
-    /// Sets the connect timeout.
-    #[must_use]
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
         self
     }
 
@@ -152,14 +142,11 @@ impl WeaviateConfig {
             match &*k {
                 "api_key" => api_key = Some(v.into_owned()),
                 "timeout_ms" => config.timeout = Duration::from_millis(number("timeout_ms")?),
-                "connect_timeout_ms" => {
-                    config.connect_timeout = Duration::from_millis(number("connect_timeout_ms")?);
-                }
                 "batch_size" => config.batch_size = number("batch_size")? as usize,
                 "max_results" => config.max_results = number("max_results")? as usize,
                 other => {
                     return Err(bad(format!(
-                        "unknown Weaviate URL parameter {:?}; known: api_key, timeout_ms, connect_timeout_ms, batch_size, max_results",
+                        "unknown Weaviate URL parameter {:?}; known: api_key, timeout_ms, batch_size, max_results",
                         other.chars().take(40).collect::<String>()
                     )));
                 }
@@ -179,9 +166,9 @@ mod tests {
         let c = WeaviateConfig::from_url_with_env_key("http://localhost:8080", None).unwrap();
         assert_eq!(c.base_url, "http://localhost:8080");
         assert_eq!(c.api_key, None);
-        assert_eq!(c.timeout, WeaviateConfig::DEFAULT_TIMEOUT);
+        assert_eq!(c.timeout, DEFAULT_OPERATION_TIMEOUT);
         let c = WeaviateConfig::from_url_with_env_key(
-            "weaviate+http://w:8080/prefix/?api_key=sekret-1&timeout_ms=1500&connect_timeout_ms=200&batch_size=50&max_results=500",
+            "weaviate+http://w:8080/prefix/?api_key=sekret-1&timeout_ms=1500&batch_size=50&max_results=500",
             Some("env-key".into()),
         )
         .unwrap();
@@ -192,7 +179,6 @@ mod tests {
             "the URL wins over the environment"
         );
         assert_eq!(c.timeout, Duration::from_millis(1500));
-        assert_eq!(c.connect_timeout, Duration::from_millis(200));
         assert_eq!((c.batch_size, c.max_results), (50, 500));
         let c = WeaviateConfig::from_url_with_env_key("http://w", Some("env-key".into())).unwrap();
         assert_eq!(c.api_key.as_deref(), Some("env-key"));
@@ -205,6 +191,7 @@ mod tests {
             "weaviate+http://w?nope=1&api_key=sekret-2",
             "http://w?timeout_ms=abc&api_key=sekret-2",
             "http://w?timeout_ms=0&api_key=sekret-2",
+            "http://w?connect_timeout_ms=10&api_key=sekret-2",
             "http://user:sekret-2@w:8080",
             "localhost:8080",
         ] {

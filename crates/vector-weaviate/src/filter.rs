@@ -11,6 +11,8 @@
 //! an array). There the translation widens to "match everything" and marks the result inexact;
 //! the backend then re-checks every candidate with [`Filter::matches`], the contract's reference
 //! semantics, and fetches further candidates until the answer is complete.
+//!
+//! Keys are matched through `vt_kx`, the hex of the key: see [`Where::any_key`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,7 +20,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use vector_backend::{FieldType, Filter, FilterValue};
 
-use crate::schema::{P_ABSENT, P_PRESENT, field_property, keyword_token};
+use crate::graphql::{float as graphql_float, string as graphql_string};
+use crate::schema::{P_ABSENT, P_KEY_HEX, P_PRESENT, field_property, hex, keyword_token};
 
 /// A Weaviate comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +76,31 @@ impl Where {
         }
     }
 
+    /// A comparison with a text value.
+    pub(crate) fn text(property: &str, op: Op, value: &str) -> Self {
+        Self::leaf(property, op, Literal::Text(value.to_owned()))
+    }
+
+    /// Every record (`vt_kx Like "*"`: every key has a hex form).
+    pub(crate) fn every_record() -> Self {
+        Self::text(P_KEY_HEX, Op::Like, "*")
+    }
+
+    /// The records with one of `keys` (an `Or` of `vt_kx` equalities).
+    pub(crate) fn any_key<S: AsRef<str>>(keys: &[S]) -> Self {
+        let mut parts: Vec<Where> = keys
+            .iter()
+            .map(|k| Self::text(P_KEY_HEX, Op::Equal, &hex(k.as_ref().as_bytes())))
+            .collect();
+        if parts.len() == 1 {
+            parts.pop().unwrap_or(Self::Or(Vec::new()))
+        } else {
+            Self::Or(parts)
+        }
+    }
+
     /// GraphQL input-object syntax. Property names come from [`crate::schema`] (`[a-z0-9_]`),
-    /// strings are escaped by [`graphql_string`], numbers are finite.
+    /// strings are escaped by [`crate::graphql::string`], numbers are finite.
     pub(crate) fn to_graphql(&self) -> String {
         let mut out = String::new();
         self.write_graphql(&mut out);
@@ -148,21 +174,6 @@ impl Where {
             }
         }
     }
-}
-
-/// A GraphQL string literal. JSON string syntax is a subset of GraphQL's (`\"`, `\\`, `\n`,
-/// `\uXXXX`, raw non-ASCII), so serde_json's escaping is exact; control characters are always
-/// escaped.
-pub(crate) fn graphql_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
-}
-
-/// A GraphQL float literal for a finite number (serde_json's shortest round-trip form, which is
-/// valid GraphQL: `1.0`, `-0.5`, `1e300`). Non-finite values never reach here (validated).
-pub(crate) fn graphql_float(n: f64) -> String {
-    // -0.0 and 0.0 are equal numbers but Weaviate's sortable byte encoding could tell them apart.
-    let n = if n == 0.0 { 0.0 } else { n };
-    serde_json::to_string(&n).unwrap_or_else(|_| "0".to_owned())
 }
 
 /// A translated filter: a server-side condition (`None` = everything) that selects a superset of
@@ -328,48 +339,6 @@ mod tests {
     }
 
     #[test]
-    fn hostile_strings_are_escaped_into_valid_graphql() {
-        let hostile = [
-            "quote\"double",
-            "back\\slash",
-            "\") { id } }",
-            "new\nline\ttab",
-            "{ Get { Things } }",
-            "\u{202e}rtl",
-            "emoji 🎉",
-            "ctl\u{1}\u{1f}",
-            "trailing space ",
-        ];
-        for h in hostile {
-            let lit = graphql_string(h);
-            // A GraphQL string literal: starts and ends with a quote, no raw quote, backslash
-            // or line break inside except in escapes, and decodes back to the input.
-            assert!(lit.starts_with('"') && lit.ends_with('"') && lit.len() >= 2);
-            let inner = &lit[1..lit.len() - 1];
-            assert!(!inner.contains('\n') && !inner.contains('\r'), "{lit}");
-            let mut chars = inner.chars();
-            while let Some(c) = chars.next() {
-                assert_ne!(c, '"', "raw quote in {lit}");
-                assert!(u32::from(c) >= 0x20, "raw control character in {lit}");
-                if c == '\\' {
-                    let e = chars.next();
-                    assert!(
-                        matches!(
-                            e,
-                            Some('"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't' | 'u')
-                        ),
-                        "{lit}"
-                    );
-                }
-            }
-            assert_eq!(
-                serde_json::from_str::<String>(&lit).ok().as_deref(),
-                Some(h)
-            );
-        }
-    }
-
-    #[test]
     fn keyword_values_are_encoded_before_they_reach_a_query() {
         let t = translate(&Filter::eq("color", "\") { id } } 'x"), &fields());
         assert!(t.exact);
@@ -492,8 +461,9 @@ mod tests {
                 {"path": ["q"], "operator": "Equal", "valueBoolean": true}
             ]})
         );
-        // GraphQL allows a signed exponent.
-        assert_eq!(graphql_float(1e300), "1e+300");
-        assert_eq!(graphql_float(10.0), "10.0");
+        assert_eq!(
+            Where::any_key(&["k"]),
+            Where::text(P_KEY_HEX, Op::Equal, "6b")
+        );
     }
 }

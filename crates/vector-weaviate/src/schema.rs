@@ -1,19 +1,35 @@
-//! How namespaces, keys and filterable fields map onto Weaviate classes, properties and object
-//! ids, and the class definition this tier creates.
+//! How namespaces, incarnations, keys and filterable fields map onto Weaviate classes,
+//! properties and object ids, and the classes this tier creates.
 //!
 //! Weaviate upper-cases the first letter of a class name, lower-cases the first letter of a
 //! property name, and compares both case-insensitively. Namespaces and field names are
 //! case-sensitive here, so every name is hex-encoded (lower-case hex has no case to fold) behind
-//! a fixed prefix: `Docs` and `docs` become two classes, `Vt_446f6373` and `Vt_646f6373`.
+//! a fixed prefix: `Docs` and `docs` live in `Vt_446f6373_…` and `Vt_646f6373_…`.
+//!
+//! Each *incarnation* of a namespace (each creation, implicit or explicit) gets a class of its
+//! own, `Vt_<hex of the name>_<generation>`, with a random 64-bit generation that is never
+//! reused; the catalogue class [`CATALOG_CLASS`] holds one object per namespace naming its
+//! current class (see `catalog.rs`).
 
-use serde::{Deserialize, Serialize};
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::{Value, json};
 use vector_backend::{FieldType, IndexKind, Metric, NamespaceConfig};
 
-/// Prefix of every class this tier creates.
+/// Prefix of every namespace class this tier creates.
 pub(crate) const CLASS_PREFIX: &str = "Vt_";
-/// Prefix of the class description; the rest is [`ClassMeta`] as JSON.
-pub(crate) const DESCRIPTION_PREFIX: &str = "vector-tier namespace ";
+/// The catalogue: one object per namespace (id [`entry_id`]) holding its name, config and
+/// current class. No namespace class can be named like it (`Vt_` + hex + `_` + hex).
+pub(crate) const CATALOG_CLASS: &str = "VtCatalog";
+/// Catalogue property: the namespace's name as the caller wrote it.
+pub(crate) const P_NAMESPACE: &str = "vt_ns";
+/// Catalogue property: the class of the current incarnation (`field` tokenization, filterable:
+/// reads check it in the same request, and a drop deletes the entry only while it still names
+/// the class it read).
+pub(crate) const P_CLASS: &str = "vt_class";
+/// Catalogue property: the namespace config as JSON.
+pub(crate) const P_CONFIG: &str = "vt_config";
 
 /// The original key (returned in results).
 pub(crate) const P_KEY: &str = "vt_key";
@@ -30,16 +46,29 @@ pub(crate) const P_PRESENT: &str = "vt_present";
 /// because `NotEqual` on an array property changed meaning between Weaviate versions.
 pub(crate) const P_ABSENT: &str = "vt_absent";
 
-/// The class of a namespace: `Vt_` + lower-case hex of the name (at most 3 + 128 characters,
-/// well inside Weaviate's 255).
-pub(crate) fn class_name(namespace: &str) -> String {
-    format!("{CLASS_PREFIX}{}", hex(namespace.as_bytes()))
+/// The class of one incarnation of a namespace: `Vt_` + lower-case hex of the name + `_` + the
+/// generation as 16 hex digits (at most 3 + 128 + 17 characters, inside Weaviate's 255).
+pub(crate) fn class_name(namespace: &str, generation: u64) -> String {
+    format!(
+        "{CLASS_PREFIX}{}_{generation:016x}",
+        hex(namespace.as_bytes())
+    )
 }
 
-/// The namespace a class name encodes, if it is one of ours.
-pub(crate) fn namespace_of_class(class: &str) -> Option<String> {
-    let rest = class.strip_prefix(CLASS_PREFIX)?;
-    String::from_utf8(unhex(rest)?).ok()
+/// A generation no other incarnation has had: random (the standard library's per-process
+/// random hash keys), mixed with the clock and a counter, so concurrent creators in any number
+/// of processes pick different classes.
+pub(crate) fn new_generation() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 /// The property holding a declared filterable field: `f_` + lower-case hex of the field name.
@@ -69,7 +98,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Decodes lower-case hex; `None` for anything else (upper case included, so the encoding stays
 /// one-to-one).
-pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
+#[cfg(test)]
+fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
@@ -84,45 +114,35 @@ pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The cursor API's starting point: the nil UUID, which no object of this tier has (they are
+/// UUIDv5), so "after it" is "from the start".
+pub(crate) const FIRST_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// This tier's own UUID namespace.
+fn tier_uuid() -> uuid::Uuid {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        b"https://github.com/vector-tier/vector-tier#weaviate",
+    )
+}
+
 /// The object id of a key: UUIDv5 over `namespace NUL key` (NUL cannot occur in either, so the
 /// pair is unambiguous) in this tier's own UUID namespace.
 pub(crate) fn object_id(namespace: &str, key: &str) -> uuid::Uuid {
-    let ns = uuid::Uuid::new_v5(
-        &uuid::Uuid::NAMESPACE_URL,
-        b"https://github.com/vector-tier/vector-tier#weaviate",
-    );
     let mut name = Vec::with_capacity(namespace.len() + key.len() + 1);
     name.extend_from_slice(namespace.as_bytes());
     name.push(0);
     name.extend_from_slice(key.as_bytes());
-    uuid::Uuid::new_v5(&ns, &name)
+    uuid::Uuid::new_v5(&tier_uuid(), &name)
 }
 
-/// What the class description records, so a fresh process learns the namespace from the server.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ClassMeta {
-    /// Format version of this record.
-    pub(crate) v: u32,
-    /// The original namespace name.
-    pub(crate) namespace: String,
-    /// The namespace's fixed configuration.
-    pub(crate) config: NamespaceConfig,
-}
-
-impl ClassMeta {
-    /// The description text: a readable prefix, then JSON.
-    pub(crate) fn to_description(&self) -> String {
-        // Serializing plain data to JSON cannot fail.
-        format!(
-            "{DESCRIPTION_PREFIX}{}",
-            serde_json::to_string(self).unwrap_or_default()
-        )
-    }
-
-    /// Parses a class description; `None` when the class was not created by this tier.
-    pub(crate) fn from_description(d: &str) -> Option<Self> {
-        serde_json::from_str(d.strip_prefix(DESCRIPTION_PREFIX)?).ok()
-    }
+/// The id of a namespace's catalogue entry: UUIDv5 over `NUL namespace` (no key starts with NUL
+/// or is empty, so it is no record's id either).
+pub(crate) fn entry_id(namespace: &str) -> uuid::Uuid {
+    let mut name = Vec::with_capacity(namespace.len() + 1);
+    name.push(0);
+    name.extend_from_slice(namespace.as_bytes());
+    uuid::Uuid::new_v5(&tier_uuid(), &name)
 }
 
 /// Weaviate's name for a metric.
@@ -144,9 +164,9 @@ fn text_property(name: &str, array: bool, filterable: bool) -> Value {
     })
 }
 
-/// The class this tier creates for a namespace: explicit properties only (auto-schema is never
-/// relied on), no vectorizer, and the index kind and metric of the config.
-pub(crate) fn class_definition(namespace: &str, config: &NamespaceConfig) -> Value {
+/// The class this tier creates for an incarnation: explicit properties only (auto-schema is
+/// never relied on), no vectorizer, and the index kind and metric of the config.
+pub(crate) fn class_definition(class: &str, namespace: &str, config: &NamespaceConfig) -> Value {
     let mut properties = vec![
         text_property(P_KEY, false, false),
         text_property(P_KEY_HEX, false, true),
@@ -170,14 +190,10 @@ pub(crate) fn class_definition(namespace: &str, config: &NamespaceConfig) -> Val
         IndexKind::Flat => "flat",
         IndexKind::Auto | IndexKind::Hnsw => "hnsw",
     };
-    let meta = ClassMeta {
-        v: 1,
-        namespace: namespace.to_owned(),
-        config: config.clone(),
-    };
     json!({
-        "class": class_name(namespace),
-        "description": meta.to_description(),
+        "class": class,
+        // For people browsing the schema; the catalogue is what the tier reads.
+        "description": format!("vector-tier namespace {}", json!(namespace)),
         "vectorizer": "none",
         "vectorIndexType": index,
         // `skipDefaultQuantization` (1.33+; ignored by older servers) keeps distances exact
@@ -187,6 +203,23 @@ pub(crate) fn class_definition(namespace: &str, config: &NamespaceConfig) -> Val
         // be a stopword ("a", "be", a field named "is") would be dropped from the query.
         "invertedIndexConfig": {"stopwords": {"preset": "none"}},
         "properties": properties,
+    })
+}
+
+/// The catalogue class: the namespace's name and config (unindexed text) and its current class
+/// (exact match), no vector index worth the name (objects carry no vector).
+pub(crate) fn catalog_definition() -> Value {
+    json!({
+        "class": CATALOG_CLASS,
+        "description": "vector-tier namespace catalogue: one object per namespace",
+        "vectorizer": "none",
+        "vectorIndexType": "flat",
+        "invertedIndexConfig": {"stopwords": {"preset": "none"}},
+        "properties": [
+            text_property(P_NAMESPACE, false, false),
+            text_property(P_CLASS, false, true),
+            text_property(P_CONFIG, false, false),
+        ],
     })
 }
 
@@ -214,21 +247,18 @@ mod tests {
             .copied()
             .chain([long_a.as_str(), long_b.as_str()])
         {
-            let c = class_name(ns);
+            let c = class_name(ns, u64::MAX);
             assert!(c.len() <= 255, "{c}");
             let mut chars = c.chars();
             assert!(chars.next().is_some_and(|c| c.is_ascii_uppercase()));
             assert!(chars.all(|c| c == '_' || c.is_ascii_alphanumeric()), "{c}");
             assert!(seen.insert(weaviate_identity(&c)), "{ns} collides");
-            assert_eq!(namespace_of_class(&c).as_deref(), Some(ns));
+            assert_ne!(weaviate_identity(&c), weaviate_identity(CATALOG_CLASS));
         }
-        assert_eq!(class_name("docs"), "Vt_646f6373");
-        assert_eq!(
-            namespace_of_class("Vt_646F6373"),
-            None,
-            "upper-case hex is not ours"
-        );
-        assert_eq!(namespace_of_class("Other"), None);
+        assert_eq!(class_name("docs", 0xab), "Vt_646f6373_00000000000000ab");
+        // Incarnations of one namespace never share a class.
+        let generations: HashSet<u64> = (0..1000).map(|_| new_generation()).collect();
+        assert_eq!(generations.len(), 1000);
     }
 
     #[test]
@@ -298,18 +328,21 @@ mod tests {
     }
 
     #[test]
-    fn description_round_trips_config() {
+    fn class_definition_carries_the_config() {
         let config = NamespaceConfig::new(5)
             .with_metric(Metric::DotProduct)
             .with_index(IndexKind::Flat)
             .with_field("tag", FieldType::Keyword);
-        let class = class_definition("my-ns", &config);
-        let d = class["description"].as_str().unwrap_or_default();
-        let meta = ClassMeta::from_description(d).expect("ours");
-        assert_eq!(meta.namespace, "my-ns");
-        assert_eq!(meta.config, config);
+        let class = class_definition("Vt_x", "my-ns", &config);
+        assert_eq!(class["class"], "Vt_x");
         assert_eq!(class["vectorIndexType"], "flat");
         assert_eq!(class["vectorIndexConfig"]["distance"], "dot");
-        assert!(ClassMeta::from_description("some user class").is_none());
+        assert!(
+            class["properties"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["name"] == field_property("tag")))
+        );
+        assert_ne!(entry_id("ns"), object_id("ns", ""));
+        assert_ne!(entry_id("a"), entry_id("b"));
     }
 }

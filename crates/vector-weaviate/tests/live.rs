@@ -1,14 +1,15 @@
 //! Tests beyond the conformance suite, against the in-process emulator configured in ways the
 //! suite cannot ask for: a small `QUERY_MAXIMUM_RESULTS` (so the paging, narrowing and
 //! brute-force paths that a default server only reaches above 10000 records run on a few
-//! hundred), and a server that requires an API key.
+//! hundred), a server that requires an API key, and auto-schema on and off (a stale write must
+//! never bring a dropped class back).
 
 use std::collections::BTreeSet;
 
 use serde_json::json;
 use vector_backend::{
     ErrorKind, FieldType, Filter, Metadata, Metric, NamespaceConfig, OpenBackend, QueryRequest,
-    Record, ScanRequest, VectorBackend, score,
+    Record, ScanRequest, VectorBackend, VectorBackendExt as _, score,
 };
 use vector_weaviate::WeaviateBackend;
 use weaviate_emulator::{Emulator, EmulatorOptions};
@@ -230,5 +231,96 @@ async fn api_key_is_sent_and_never_leaks() -> anyhow::Result<()> {
             "{e:?}"
         );
     }
+    Ok(())
+}
+
+/// The classes on the server, by name.
+async fn class_names(url: &str) -> anyhow::Result<BTreeSet<String>> {
+    let v: serde_json::Value = reqwest::get(format!("{url}/v1/schema"))
+        .await?
+        .json()
+        .await?;
+    Ok(v["classes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["class"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_write_never_resurrects_a_dropped_class() -> anyhow::Result<()> {
+    // With auto-schema on (Weaviate's default) a batch into a dropped class creates it again;
+    // with it off the batch fails. Either way the stale writer must leave nothing behind and
+    // land its write in the namespace as it is now.
+    for auto_schema in [true, false] {
+        let mut options = EmulatorOptions::default();
+        options.auto_schema = Some(auto_schema);
+        let emulator = Emulator::start_with(options).await?;
+        let url = emulator.url();
+        let a = WeaviateBackend::open(&url).await?;
+        let b = WeaviateBackend::open(&url).await?;
+        let ns = "stale";
+        a.upsert(ns, "k1", vec![1.0, 2.0, 3.0], Metadata::new())
+            .await?;
+        let first = class_names(&url).await?;
+        anyhow::ensure!(first.len() == 2, "catalogue and one class: {first:?}");
+        anyhow::ensure!(b.drop_namespace(ns).await?, "b drops");
+        anyhow::ensure!(
+            class_names(&url).await?.len() == 1,
+            "the class went with the namespace"
+        );
+        // a's cached entry names the dropped class: its write goes there first.
+        a.upsert(ns, "k2", vec![4.0, 5.0, 6.0], Metadata::new())
+            .await?;
+        let now = class_names(&url).await?;
+        anyhow::ensure!(
+            now.len() == 2,
+            "auto-schema {auto_schema}: catalogue and one new class: {now:?}"
+        );
+        anyhow::ensure!(
+            first
+                .iter()
+                .filter(|c| c.starts_with("Vt_"))
+                .all(|c| !now.contains(c)),
+            "auto-schema {auto_schema}: the dropped class stays dropped: {now:?}"
+        );
+        anyhow::ensure!(b.get(ns, "k2").await?.is_some(), "b reads a's write");
+        anyhow::ensure!(b.count(ns, None).await? == 1, "only a's new write");
+        // Dropped and re-created with another dimension: a's old-dimension write is refused
+        // and leaves nothing.
+        b.drop_namespace(ns).await?;
+        b.create_namespace(ns, &NamespaceConfig::new(2)).await?;
+        let recreated = class_names(&url).await?;
+        let e = a
+            .upsert(ns, "k3", vec![1.0, 2.0, 3.0], Metadata::new())
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a wrote the old dimension"))?;
+        anyhow::ensure!(
+            matches!(e.kind(), ErrorKind::DimensionMismatch { .. }),
+            "{e}"
+        );
+        anyhow::ensure!(
+            class_names(&url).await? == recreated,
+            "auto-schema {auto_schema}: no class left behind"
+        );
+        anyhow::ensure!(b.count(ns, None).await? == 0, "nothing written");
+        anyhow::ensure!(emulator.spec_violations().is_empty(), "spec");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_through_the_catalogue_past_the_server_limit() -> anyhow::Result<()> {
+    let (_emulator, b) = small_server().await?;
+    let mut want: Vec<String> = (0..LIMIT + 5).map(|i| format!("list-{i:02}")).collect();
+    for ns in &want {
+        b.create_namespace(ns, &NamespaceConfig::new(2)).await?;
+    }
+    want.sort();
+    anyhow::ensure!(b.list_namespaces().await? == want, "every namespace, once");
     Ok(())
 }

@@ -8,7 +8,7 @@
 use serde_json::json;
 use vector_backend::{
     FieldType, Filter, IndexKind, Metric, NamespaceConfig, OpenBackend, QueryRequest, Record,
-    ScanRequest, VectorBackend,
+    ScanRequest, VectorBackend, VectorBackendExt as _,
 };
 use vector_weaviate::WeaviateBackend;
 

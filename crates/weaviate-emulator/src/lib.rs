@@ -1,12 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod distance;
 mod filter;
 mod graphql;
-mod query;
+mod objects;
 #[cfg(test)]
 mod response_tests;
+mod rest;
+mod schema;
 mod server;
+mod settings;
 mod spec;
 mod store;
 
@@ -17,7 +21,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use crate::server::App;
-use crate::store::{Db, Settings, Version};
+use crate::settings::{Settings, Version};
+use crate::store::Db;
 
 /// The default Weaviate version reported by `/v1/meta` and used for version-dependent rules.
 pub const DEFAULT_VERSION: &str = "1.39.0";
@@ -91,6 +96,7 @@ fn build_app(options: &EmulatorOptions) -> std::io::Result<Arc<App>> {
         spec,
         violations: Mutex::new(Vec::new()),
         validated: AtomicUsize::new(0),
+        control: server::Control::default(),
     }))
 }
 
@@ -205,6 +211,44 @@ impl Emulator {
     /// Whether the OpenAPI spec was found and bodies are being validated.
     pub fn spec_loaded(&self) -> bool {
         self.app.spec.is_some()
+    }
+
+    /// Holds every request unanswered until [`Emulator::resume`], as a server whose process
+    /// was stopped (`kill -STOP`) does: connections are accepted, nothing comes back. Requests
+    /// already being handled finish.
+    pub fn pause(&self) {
+        self.app.control.paused.send_replace(true);
+    }
+
+    /// Answers again, the held requests first.
+    pub fn resume(&self) {
+        self.app.control.paused.send_replace(false);
+    }
+
+    /// Answers every request with `status` and `body` (JSON, or an empty body for `None`)
+    /// until [`Emulator::heal`]: a proxy's 502/503/504, a 429, a server that is not ready.
+    ///
+    /// # Errors
+    /// When `body` is not JSON.
+    pub fn fail_with(&self, status: u16, body: Option<&str>) -> serde_json::Result<()> {
+        let body = body.map(serde_json::from_str).transpose()?;
+        *self
+            .app
+            .control
+            .fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((status, body));
+        Ok(())
+    }
+
+    /// Stops [`Emulator::fail_with`]: requests are handled normally again.
+    pub fn heal(&self) {
+        *self
+            .app
+            .control
+            .fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Keeps the server running for the life of the process (for test harnesses). A server

@@ -1209,3 +1209,45 @@ impl Client {
             .await
     }
 }
+
+#[tokio::test]
+async fn pause_holds_requests_and_fail_with_answers_every_request() {
+    let emu = Emulator::start().await.expect("start");
+    let c = Client::new(&emu);
+    emu.pause();
+    let held = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        c.call(Method::GET, "/v1/meta", None),
+    )
+    .await;
+    assert!(held.is_err(), "a paused emulator answers nothing");
+    emu.resume();
+    assert_eq!(
+        c.call(Method::GET, "/v1/meta", None).await.0,
+        StatusCode::OK
+    );
+
+    emu.fail_with(503, None).expect("no body");
+    let (status, body) = c.call(Method::GET, "/v1/.well-known/ready", None).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "")
+    );
+    emu.fail_with(429, Some(r#"{"message":"slow down"}"#))
+        .expect("JSON body");
+    let (status, v) = c
+        .json(
+            Method::POST,
+            "/v1/graphql",
+            Some(json!({"query": "{ Get { X { a } } }"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(v["message"], "slow down");
+    assert!(emu.fail_with(500, Some("not json")).is_err());
+    emu.heal();
+    assert_eq!(
+        c.call(Method::GET, "/v1/meta", None).await.0,
+        StatusCode::OK
+    );
+}
