@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use vector_backend::driver::{
-    CheckedFilter, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
-    WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
+    ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,
@@ -79,6 +79,7 @@ impl Driver for WeaviateDriver {
         // `Auto` is HNSW: approximate on large sets (exact with filters below 40000 matches).
         caps.auto_index_is_exact = false;
         caps.persistent = true;
+        caps.text_search = false;
         caps
     }
 
@@ -167,9 +168,35 @@ impl Connect for WeaviateDriver {
     /// `weaviate_url`.
     const SCHEMES: &'static [&'static str] = &["weaviate+http", "weaviate+https"];
     const URL_ENV: &'static str = "WEAVIATE_URL";
+    const CONFIG_KEYS: &'static [ConfigKey] = &[
+        ConfigKey {
+            name: "weaviate_url",
+            help: "Weaviate's address, http(s)://host:port (or weaviate+http(s)://...?timeout_ms=...)",
+            secret: true,
+        },
+        ConfigKey {
+            name: "weaviate_api_key",
+            help: "the Weaviate API key, sent as a bearer token",
+            secret: true,
+        },
+    ];
 
     fn config_from_url(url: &str) -> Result<WeaviateConfig> {
         WeaviateConfig::from_url(url)
+    }
+
+    /// `weaviate_url` parsed like a URL (its own `api_key` parameter or `WEAVIATE_API_KEY`
+    /// apply), then `weaviate_api_key`, when given, set as a field: the key never travels
+    /// inside a URL.
+    fn config_from_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<WeaviateConfig>> {
+        let Some(url) = get("weaviate_url") else {
+            return Ok(None);
+        };
+        let mut config = WeaviateConfig::from_url(&url)?;
+        if let Some(key) = get("weaviate_api_key") {
+            config = config.with_api_key(key);
+        }
+        Ok(Some(config))
     }
 
     /// Checks that the server answers within the operation timeout and is Weaviate 1.25 or

@@ -184,6 +184,9 @@ pub(crate) fn class_definition(class: &str, namespace: &str, config: &NamespaceC
             FieldType::Bool => {
                 json!({"name": name, "dataType": ["boolean"], "indexFilterable": true})
             }
+            // Keyword search is not offered yet (capabilities say so); text fields stay in
+            // the metadata JSON only.
+            FieldType::Text => continue,
         });
     }
     let index = match config.index {

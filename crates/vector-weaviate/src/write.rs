@@ -185,6 +185,7 @@ fn object(ns: &WeaviateNamespace, r: &Record) -> Value {
             FieldType::Bool => {
                 props.insert(prop, json!(v.as_bool().unwrap_or(false)));
             }
+            FieldType::Text => {}
         }
     }
     // Empty lists are left out rather than sent as `[]`: the property is then null, which an
