@@ -197,7 +197,8 @@ fn compose_stack_sets_only_known_variables() {
     assert!(stack.contains("../deploy/grafana:/var/lib/grafana/dashboards:ro"));
 }
 
-/// Lines of the YAML block under the first line equal to `header` (trimmed), indented deeper.
+/// Lines of the YAML block under the first line equal to `header` (trimmed): indented deeper,
+/// or list items (`- `) at the same indentation.
 fn block<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
     let mut lines = text.lines().skip_while(|l| l.trim() != header);
     let Some(head) = lines.next() else {
@@ -205,7 +206,10 @@ fn block<'a>(text: &'a str, header: &str) -> Vec<&'a str> {
     };
     let indent = head.len() - head.trim_start().len();
     lines
-        .take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent)
+        .take_while(|l| {
+            let i = l.len() - l.trim_start().len();
+            l.trim().is_empty() || i > indent || (i == indent && l.trim_start().starts_with("- "))
+        })
         .collect()
 }
 
@@ -351,8 +355,9 @@ fn pods_are_hardened_sized_and_budgeted() {
         "the image runs as the same user"
     );
     let resources = block(&deployment, "resources:");
-    let requests = block(&resources.join("\n"), "requests:");
-    let limits = block(&resources.join("\n"), "limits:");
+    let resources = resources.join("\n");
+    let requests = block(&resources, "requests:");
+    let limits = block(&resources, "limits:");
     let mib = |v: &str| -> u64 {
         v.strip_suffix("Mi")
             .map(|n| n.parse().unwrap())

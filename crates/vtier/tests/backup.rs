@@ -62,7 +62,7 @@ fn records(n: usize, dim: usize, salt: usize) -> Vec<Record> {
 }
 
 /// Three namespaces under `prefix`: flat euclidean with filterable fields, an empty cosine
-/// one, and an HNSW dot-product one.
+/// one, and a dot-product one with the backend's default index.
 fn fixture(prefix: &str) -> Vec<(String, NamespaceConfig, Vec<Record>)> {
     vec![
         (
@@ -80,10 +80,9 @@ fn fixture(prefix: &str) -> Vec<(String, NamespaceConfig, Vec<Record>)> {
             Vec::new(),
         ),
         (
-            format!("{prefix}_hnsw"),
-            NamespaceConfig::new(16)
-                .with_metric(Metric::DotProduct)
-                .with_index(IndexKind::Hnsw),
+            format!("{prefix}_auto"),
+            // The default index: HNSW on Redis and pgvector, exact in memory.
+            NamespaceConfig::new(16).with_metric(Metric::DotProduct),
             records(300, 16, 2),
         ),
     ]
@@ -156,8 +155,8 @@ async fn round_trip(backend: &DynBackend, prefix: Option<&str>, tag: &str) {
             .iter()
             .map(|e| e.count)
             .collect::<Vec<_>>(),
-        vec![0, 150, 300],
-        "{tag}: sorted by name (empty, flat, hnsw)"
+        vec![300, 0, 150],
+        "{tag}: sorted by name (auto, empty, flat)"
     );
     assert_eq!(read_manifest(&first.dir).unwrap(), first.manifest);
     for (ns, _, _) in &fixture {
@@ -275,7 +274,7 @@ async fn a_corrupt_backup_is_refused_before_anything_is_written() {
         .unwrap();
     let target = vector_tier::open("memory://").await.unwrap();
     // One flipped digit in the last file: its checksum no longer matches.
-    let last = b.dir.join(&b.manifest.namespaces[2].file);
+    let last = b.dir.join(&b.manifest.namespaces[2].file); // c_flat
     let text = std::fs::read_to_string(&last).unwrap();
     let i = text.find("\"score\":1").unwrap() + 9;
     let mut bytes = text.into_bytes();
@@ -293,12 +292,12 @@ async fn a_corrupt_backup_is_refused_before_anything_is_written() {
     let m = b.dir.join("manifest.json");
     let manifest = std::fs::read_to_string(&m)
         .unwrap()
-        .replace("\"count\": 150", "\"count\": 149");
+        .replace("\"count\": 300", "\"count\": 299");
     std::fs::write(&m, manifest).unwrap();
     let err = restore(
         &*target,
         &b.dir,
-        &["c_flat".to_owned()],
+        &["c_auto".to_owned()],
         RestoreOptions::default(),
     )
     .await
