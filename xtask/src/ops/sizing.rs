@@ -160,7 +160,7 @@ pub(crate) fn sizing(n: usize, dim: usize) -> anyhow::Result<()> {
         let s = Service::start(&vtier, "redis", &[("REDIS_URL", redis.url.as_str())], &dir)?;
         let (idle, _) = rss(s.pid)?;
         let before = used()?;
-        let secs = load(s.port, "sizing", n, dim, 4)?;
+        let secs = load(s.port, "sizing", n, dim, 2)?;
         let after = used()?;
         let (svc, _) = rss(s.pid)?;
         println!(
@@ -172,7 +172,7 @@ pub(crate) fn sizing(n: usize, dim: usize) -> anyhow::Result<()> {
         query_load(s.port, "sizing", dim, 8, 100)?;
         let (rss_now, hwm) = rss(s.pid)?;
         println!(
-            "service (redis backend): RSS idle {idle:.1} MiB, after the load {svc:.1} MiB; after 800 queries from 8 clients ({:.0} s) {rss_now:.1} MiB; peak (VmHWM, 4 loaders x 500-vector batches) {hwm:.1} MiB",
+            "service (redis backend): RSS idle {idle:.1} MiB, after the load {svc:.1} MiB; after 800 queries from 8 clients ({:.0} s) {rss_now:.1} MiB; peak (VmHWM, 2 loaders x 500-vector batches) {hwm:.1} MiB",
             started.elapsed().as_secs_f64()
         );
     }
@@ -193,7 +193,7 @@ pub(crate) fn sizing(n: usize, dim: usize) -> anyhow::Result<()> {
             &dir,
         )?;
         let before = pg_size(&psql, &pg.url)?;
-        let secs = load(s.port, "sizing", n, dim, 4)?;
+        let secs = load(s.port, "sizing", n, dim, 2)?;
         let after = pg_size(&psql, &pg.url)?;
         let (svc, hwm) = rss(s.pid)?;
         println!(

@@ -27,6 +27,8 @@ pub(crate) struct Traffic {
 }
 
 impl Traffic {
+    // One argument per part of the request, so each call site reads like the request it sends.
+    #[allow(clippy::too_many_arguments)]
     fn call(
         &mut self,
         port: u16,
