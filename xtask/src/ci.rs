@@ -218,6 +218,10 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     )?;
     let (weaviate_line, weaviate_ok) = weaviate_real(&selected, &env, &report)?;
     drop(servers);
+    // The operators' kit: Prometheus, dashboard, alerts, deploy files, backups.
+    let ops_ok = crate::ops::ops()
+        .map_err(|e| eprintln!("xtask: {e:#}"))
+        .is_ok();
     // Every library crate must stay publishable on its own: metadata, versions on path
     // dependencies, and a build from the packaged sources alone.
     forget_packaged_sources();
@@ -234,6 +238,9 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     let mut problems = all_ran(&selected, &report);
     if !package_ok {
         problems.push("cargo package --workspace failed".to_owned());
+    }
+    if !ops_ok {
+        problems.push("cargo xtask ops failed (see its summary above)".to_owned());
     }
     eprintln!("xtask: ci took {:.0?}", started.elapsed());
     if !tests_ok || !weaviate_ok || !problems.is_empty() {

@@ -6,6 +6,8 @@
 //!   the conformance suite against every backend, each required to run; then
 //!   `cargo package --workspace`, so every library crate stays publishable on its own.
 //! - `cargo xtask conformance [--backend NAME]...`: the conformance suite against backends.
+//! - `cargo xtask ops`: Prometheus, dashboard, alerts, deploy files, backups (see
+//!   `docs/operations.md`); `ci` runs it too.
 //! - `cargo xtask servers`: starts the live servers and prints their URLs until Ctrl-C.
 //! - `cargo xtask bench`: the benchmarks.
 
@@ -13,6 +15,8 @@
 
 mod backends;
 mod ci;
+mod debian;
+mod ops;
 mod servers;
 mod tidy;
 mod util;
@@ -41,6 +45,19 @@ enum Command {
     },
     /// Start the live servers (Redis Stack, PostgreSQL + pgvector) and wait for Ctrl-C.
     Servers,
+    /// The operators' kit: Prometheus scraping the service, dashboard, alerts, deploy files,
+    /// backups (also part of `ci`; see docs/operations.md).
+    Ops,
+    /// Measure memory per vector on every backend and the service's RSS under load (the
+    /// numbers of docs/operations.md's sizing section).
+    OpsSizing {
+        /// Vectors to load.
+        #[arg(long, default_value_t = 100_000)]
+        vectors: usize,
+        /// Their dimension.
+        #[arg(long, default_value_t = 384)]
+        dim: usize,
+    },
     /// Run the criterion benchmarks (against live servers where a benchmark needs one).
     Bench {
         /// Only benchmarks of these packages (e.g. vector-memory); default all.
@@ -59,6 +76,8 @@ fn main() -> std::process::ExitCode {
         Command::Ci => ci::ci(),
         Command::Conformance { backends } => ci::conformance(&backends),
         Command::Servers => servers::serve_forever(),
+        Command::Ops => ops::ops(),
+        Command::OpsSizing { vectors, dim } => ops::sizing(vectors, dim),
         Command::Bench {
             packages,
             criterion_args,

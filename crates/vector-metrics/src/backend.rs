@@ -75,8 +75,20 @@ impl<B: VectorBackend> MetricsBackend<B> {
         namespace: &str,
         call: impl Future<Output = Result<T>> + Send,
     ) -> Result<T> {
+        // One span per operation: backend, namespace and outcome only (never keys or vectors).
+        let span = tracing::info_span!(
+            "vector_backend",
+            otel.name = operation,
+            backend = self.inner.backend_type(),
+            namespace,
+            outcome = tracing::field::Empty
+        );
         let started = Instant::now();
-        let result = call.await;
+        let result = tracing::Instrument::instrument(call, span.clone()).await;
+        span.record(
+            "outcome",
+            result.as_ref().map_or_else(|e| e.kind().as_str(), |_| "ok"),
+        );
         self.callback.call(&MetricsEvent::Operation {
             operation,
             namespace,

@@ -99,6 +99,11 @@ pub struct ServeArgs {
     /// Log filter (tracing EnvFilter syntax); `RUST_LOG` is used when unset.
     #[arg(long, env = "VTIER_LOG")]
     pub log: Option<String>,
+
+    /// OpenTelemetry collector to export spans to with OTLP over HTTP, e.g.
+    /// http://collector:4318 (`/v1/traces` is appended). Off when unset.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -123,6 +128,7 @@ impl Default for ServeArgs {
             metrics_max_namespaces: 100,
             log_format: LogFormat::Text,
             log: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -153,6 +159,10 @@ impl fmt::Debug for ServeArgs {
             .field("metrics_max_namespaces", &self.metrics_max_namespaces)
             .field("log_format", &self.log_format)
             .field("log", &self.log)
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_deref().map(redact_url),
+            )
             .finish()
     }
 }

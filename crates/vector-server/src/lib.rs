@@ -11,6 +11,7 @@ mod ratelimit;
 mod routes;
 mod serve;
 mod state;
+pub mod telemetry;
 #[cfg(feature = "tls")]
 mod tls;
 

@@ -89,22 +89,58 @@ impl AppConfig {
 }
 
 /// Installs the global log subscriber: `--log` or `RUST_LOG` (default `info`), text or JSON,
-/// on stderr. Does nothing when one is already installed (tests, embedding applications).
+/// on stderr; plus OpenTelemetry trace export when `--otlp-endpoint` is set (see
+/// [`crate::telemetry`]). Does nothing when one is already installed (tests, embedding
+/// applications).
 pub fn init_logging(args: &ServeArgs) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = match &args.log {
         Some(f) => EnvFilter::new(f),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
     // Colours only on a terminal: escape codes in files and log collectors are noise.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    let _ = match args.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    let mut layers = vec![match args.log_format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.boxed(),
+    }];
+    let mut guard = None;
+    let mut otlp_error = None;
+    if let Some(endpoint) = args.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
+        match crate::telemetry::otlp_layer(endpoint) {
+            Ok((layer, g)) => {
+                layers.push(layer);
+                guard = Some(g);
+            }
+            Err(e) => otlp_error = Some(e),
+        }
+    }
+    let installed = tracing_subscriber::registry()
+        .with(layers)
+        .with(filter)
+        .try_init()
+        .is_ok();
+    if let Some(e) = otlp_error {
+        tracing::error!(error = %e, "OpenTelemetry export disabled");
+    }
+    if let Some(g) = guard {
+        if installed {
+            tracing::info!(
+                endpoint = %crate::telemetry::traces_url(args.otlp_endpoint.as_deref().unwrap_or_default()),
+                "exporting spans with OTLP"
+            );
+            *crate::telemetry::INSTALLED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(g);
+        } else {
+            g.shutdown();
+        }
+    }
 }
 
 enum Listener {
@@ -299,5 +335,10 @@ pub async fn shutdown_signal() {
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     init_logging(&args);
     tracing::debug!(?args, "starting");
-    Server::bind(&args).await?.run(shutdown_signal()).await
+    let result = match Server::bind(&args).await {
+        Ok(server) => server.run(shutdown_signal()).await,
+        Err(e) => Err(e),
+    };
+    crate::telemetry::shutdown_installed();
+    result
 }

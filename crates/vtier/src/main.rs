@@ -25,6 +25,10 @@ enum Command {
     Import(vtier::import::ImportArgs),
     /// Copy namespaces between two backends, then verify counts, sampled records and queries.
     Migrate(vtier::migrate::MigrateArgs),
+    /// Back up every namespace of a backend: one export file per namespace plus a manifest.
+    Backup(vtier::backup::BackupArgs),
+    /// Restore a backup made by `vtier backup`, then verify counts, sampled records and queries.
+    Restore(vtier::backup::RestoreArgs),
 }
 
 #[tokio::main]
@@ -35,5 +39,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Export(args) => Ok(vtier::export::run(args, &mut std::io::stdout()).await?),
         Command::Import(args) => Ok(vtier::import::run(args, &mut std::io::stdout()).await?),
         Command::Migrate(args) => Ok(vtier::migrate::run(args, &mut std::io::stdout()).await?),
+        Command::Backup(args) => Ok(vtier::backup::run_backup(args, &mut std::io::stdout()).await?),
+        Command::Restore(args) => {
+            Ok(vtier::backup::run_restore(args, &mut std::io::stdout()).await?)
+        }
     }
 }
