@@ -55,17 +55,18 @@ impl<D: Driver> Backend<D> {
         &self.driver
     }
 
-    /// The current incarnation of `name`: from the cache, else from the server.
-    async fn entry(&self, name: NamespaceName<'_>) -> Result<Option<Arc<D::Namespace>>> {
+    /// The current incarnation of `name`: from the cache, else from the server. The flag is
+    /// true for an entry from the cache.
+    async fn entry(&self, name: NamespaceName<'_>) -> Result<Option<(Arc<D::Namespace>, bool)>> {
         if let Some(e) = self.catalog.get(name.as_str()) {
-            return Ok(Some(e));
+            return Ok(Some((e, true)));
         }
         let Some(loaded) = self.driver.load_namespace(name).await? else {
             return Ok(None);
         };
         let loaded = Arc::new(loaded);
         self.catalog.put(name.as_str(), &loaded);
-        Ok(Some(loaded))
+        Ok(Some((loaded, false)))
     }
 
     /// Runs `op` on the current incarnation of `name`, reloading and retrying when the driver
@@ -78,11 +79,11 @@ impl<D: Driver> Backend<D> {
     {
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            let Some(entry) = self.entry(name).await? else {
+            let Some((entry, cached)) = self.entry(name).await? else {
                 return Ok(None);
             };
             match op(entry.clone()).await {
-                Err(e) if e.is_namespace_changed() => {
+                Err(e) if e.is_namespace_changed() || refused_by_cached(&e, cached) => {
                     self.catalog.forget_stale(name.as_str(), &entry);
                     last = Some(e);
                 }
@@ -130,6 +131,14 @@ fn tie_may_continue(
             })
 }
 
+/// Whether `e` refused a request on the strength of a cached entry's config (a dimension, a
+/// metric, a declared field): the namespace may have been re-created elsewhere with another
+/// config, which no server check sees because the request never reached the server. Such an
+/// error is confirmed against a fresh entry before it is returned.
+fn refused_by_cached(e: &Error, cached: bool) -> bool {
+    cached && e.kind().is_invalid_input()
+}
+
 /// The config an implicit creation gives a namespace: the first record's dimension, cosine.
 fn implicit_config(records: &[Record]) -> Result<NamespaceConfig> {
     validate::batch(records.get(..1).unwrap_or_default(), None)
@@ -152,7 +161,8 @@ impl Unprepared {
         match &mut self.1 {
             Some(b) => b.revalidate(config)?,
             None => {
-                let records = self.0.take().unwrap_or_default();
+                // Taken only once valid: a batch refused on a stale config is tried again.
+                let records = self.0.get_or_insert_default();
                 self.1 = Some(WriteBatch::prepare(records, config)?);
             }
         }
@@ -233,8 +243,8 @@ impl<D: Driver> VectorBackend for Backend<D> {
         let mut batch = Unprepared(Some(records), None);
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            let (entry, created) = match self.entry(name).await? {
-                Some(e) => (e, false),
+            let (entry, created, cached) = match self.entry(name).await? {
+                Some((e, cached)) => (e, false, cached),
                 None => {
                     // Validate against the implicit config before creating anything.
                     let implicit = implicit_config(batch.records())?;
@@ -242,10 +252,17 @@ impl<D: Driver> VectorBackend for Backend<D> {
                     let ensured = self.driver.create_namespace(name, &implicit).await?;
                     let entry = Arc::new(ensured.namespace);
                     self.catalog.put(namespace, &entry);
-                    (entry, ensured.created)
+                    (entry, ensured.created, false)
                 }
             };
-            let prepared = batch.prepare(entry.config())?;
+            let prepared = match batch.prepare(entry.config()) {
+                Err(e) if refused_by_cached(&e, cached) => {
+                    self.catalog.forget_stale(namespace, &entry);
+                    last = Some(e);
+                    continue;
+                }
+                r => r?,
+            };
             match self.driver.write(&entry, prepared).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_namespace_changed() => {
