@@ -1,7 +1,9 @@
 //! Benchmarks against the live server `PG_CONNECTION_STRING` names (`cargo xtask bench -p
-//! vector-pgvector` starts one): bulk-load rate through the COPY path, and single-query latency
+//! vector-pgvector` starts one): bulk-load rate through the COPY path, single-query latency
 //! (p50, p99) and QPS at 100,000 × 384, k = 10, for the backend beside the same query sent as
-//! raw SQL over the same pool, so the abstraction's overhead is a ratio.
+//! raw SQL over the same pool (so the abstraction's overhead is a ratio), the latency of a
+//! filtered query (unnamed statements) and of a batch of ten queries (one pipelined round
+//! trip).
 //!
 //! Without the variable it prints "not run" and exits 0. `VTIER_BENCH_N` overrides the
 //! number of vectors (default 100,000).
@@ -13,13 +15,47 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use pgvector::Vector;
+#[allow(unused_imports)] // The one-record conveniences (`query`); the API section explains.
+use vector_backend::VectorBackendExt as _;
 use vector_backend::synth::SplitMix64;
-use vector_backend::{IndexKind, Metadata, NamespaceConfig, OpenBackend, Record, VectorBackend};
+use vector_backend::{
+    FieldType, Filter, IndexKind, Metadata, NamespaceConfig, OpenBackend, QueryRequest, Record,
+    SearchResult, VectorBackend,
+};
 use vector_pgvector::PgVectorBackend;
 
 const DIM: usize = 384;
 const K: usize = 10;
 const CLUSTERS: usize = 100;
+/// Queries per batch in the batch benchmark.
+const BATCH: usize = 10;
+
+/// What differs between this crate's API and its predecessor's, so the same benchmark can run
+/// against both side by side (the before/after comparison of a port).
+mod api {
+    use vector_backend::{QueryRequest, Result, SearchResult, VectorBackend as _};
+    use vector_pgvector::PgVectorBackend;
+
+    pub(crate) fn pool(b: &PgVectorBackend) -> deadpool_postgres::Pool {
+        b.driver().pool().clone()
+    }
+
+    pub(crate) async fn knn_sql(b: &PgVectorBackend, ns: &str) -> String {
+        b.driver()
+            .knn_sql(ns, false)
+            .await
+            .expect("sql")
+            .expect("namespace")
+    }
+
+    pub(crate) async fn batch(
+        b: &PgVectorBackend,
+        ns: &str,
+        requests: &[QueryRequest],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        b.search_batch(ns, requests).await
+    }
+}
 
 /// Clustered vectors: the shape of real embeddings (uniform data is an index's worst case).
 fn clustered(n: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -41,6 +77,7 @@ fn records(data: &[Vec<f32>], offset: usize) -> Vec<Record> {
         .map(|(i, v)| {
             let mut m = Metadata::new();
             m.insert("i".into(), (offset + i).into());
+            m.insert("c".into(), format!("c{}", (offset + i) % 10).into());
             Record::new(format!("doc-{:07}", offset + i), v.clone(), m)
         })
         .collect()
@@ -48,6 +85,22 @@ fn records(data: &[Vec<f32>], offset: usize) -> Vec<Record> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// p50 and p99 of `rounds` sequential calls of `f(round)`.
+async fn latency<F, Fut>(rounds: usize, mut f: F) -> (Duration, Duration)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let t = Instant::now();
+        f(r).await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
 /// The same kNN the backend sends, by hand: settings in a transaction, k rows, no over-fetch,
@@ -105,7 +158,8 @@ fn main() {
     // after the load.
     rt.block_on(async {
         let _ = backend.drop_namespace(&ns).await;
-        backend.create_namespace(&ns, &NamespaceConfig::new(DIM)).await.expect("create");
+        let cfg = NamespaceConfig::new(DIM).with_field("c", FieldType::Keyword);
+        backend.create_namespace(&ns, &cfg).await.expect("create");
         let started = Instant::now();
         backend.upsert_batch(&ns, records(&data, 0)).await.expect("load");
         let took = started.elapsed();
@@ -139,11 +193,8 @@ fn main() {
         });
     }
 
-    let sql = rt
-        .block_on(backend.knn_sql(&ns, false))
-        .expect("sql")
-        .expect("namespace");
-    let pool = backend.pool().clone();
+    let sql = rt.block_on(api::knn_sql(&backend, &ns));
+    let pool = api::pool(&backend);
     let qvecs: Vec<Vector> = queries.iter().map(|q| Vector::from(q.clone())).collect();
     // Warm the caches both ways first, so neither path pays for loading the index pages.
     rt.block_on(async {
@@ -171,30 +222,24 @@ fn main() {
         g.finish();
     }
 
-    // Latency percentiles (sequential) and throughput (8 concurrent clients), both ways.
+    // Latency percentiles (sequential) and throughput (8 concurrent clients), both ways; then
+    // filtered queries and batches through the backend.
     rt.block_on(async {
         let rounds = 1000;
-        let lat = |backend_path: bool| {
-            let backend = backend.clone();
-            let (ns, sql, pool) = (ns.clone(), sql.clone(), pool.clone());
-            let (queries, qvecs) = (queries.clone(), qvecs.clone());
+        let (bp50, bp99) = latency(rounds, |r| {
+            let (backend, ns, q) = (backend.clone(), ns.clone(), queries[r % queries.len()].clone());
             async move {
-                let mut times = Vec::with_capacity(rounds);
-                for r in 0..rounds {
-                    let t = Instant::now();
-                    if backend_path {
-                        backend.query(&ns, &queries[r % queries.len()], K, None).await.expect("query");
-                    } else {
-                        raw_query(&pool, &sql, &qvecs[r % qvecs.len()]).await;
-                    }
-                    times.push(t.elapsed());
-                }
-                times.sort();
-                (percentile(&times, 0.5), percentile(&times, 0.99))
+                backend.query(&ns, &q, K, None).await.expect("query");
             }
-        };
-        let (bp50, bp99) = lat(true).await;
-        let (rp50, rp99) = lat(false).await;
+        })
+        .await;
+        let (rp50, rp99) = latency(rounds, |r| {
+            let (pool, sql, v) = (pool.clone(), sql.clone(), qvecs[r % qvecs.len()].clone());
+            async move {
+                raw_query(&pool, &sql, &v).await;
+            }
+        })
+        .await;
         let qps = |backend_path: bool| {
             let backend = backend.clone();
             let (ns, sql, pool) = (ns.clone(), sql.clone(), pool.clone());
@@ -229,6 +274,42 @@ fn main() {
         };
         let bq = qps(true).await;
         let rq = qps(false).await;
+        // A filtered query (one field, a tenth of the records): statement text that depends
+        // on the filter's shape.
+        let (fp50, fp99) = latency(500, |r| {
+            let (backend, ns) = (backend.clone(), ns.clone());
+            let req = QueryRequest::new(queries[r % queries.len()].clone(), K)
+                .with_filter(Filter::eq("c", format!("c{}", r % 10)));
+            async move {
+                backend.search(&ns, &req).await.expect("filtered query");
+            }
+        })
+        .await;
+        // Ten queries at once, and the same ten one after the other.
+        let batches: Vec<Vec<QueryRequest>> = (0..20)
+            .map(|b| {
+                (0..BATCH)
+                    .map(|i| QueryRequest::new(queries[(b * BATCH + i) % queries.len()].clone(), K))
+                    .collect()
+            })
+            .collect();
+        let (tp50, tp99) = latency(200, |r| {
+            let (backend, ns, reqs) = (backend.clone(), ns.clone(), batches[r % batches.len()].clone());
+            async move {
+                let out: Vec<Vec<SearchResult>> = api::batch(&backend, &ns, &reqs).await.expect("batch");
+                assert_eq!(out.len(), BATCH);
+            }
+        })
+        .await;
+        let (sp50, sp99) = latency(200, |r| {
+            let (backend, ns, reqs) = (backend.clone(), ns.clone(), batches[r % batches.len()].clone());
+            async move {
+                for q in &reqs {
+                    backend.search(&ns, q).await.expect("query");
+                }
+            }
+        })
+        .await;
         // Recall@10 of the backend against exact f64 search, on 50 queries.
         let mut found = 0;
         for q in queries.iter().take(50) {
@@ -253,6 +334,9 @@ fn main() {
             bp99.as_secs_f64() / rp99.as_secs_f64(),
             rq / bq
         );
+        println!("| backend, filtered (c = one of 10 values) | {fp50:.2?} | {fp99:.2?} | |");
+        println!("| backend, search_batch of {BATCH} | {tp50:.2?} | {tp99:.2?} | |");
+        println!("| backend, the same {BATCH} one by one | {sp50:.2?} | {sp99:.2?} | |");
         println!("recall@10 of the backend vs exact search: {:.3}", found as f64 / (50 * K) as f64);
         let _ = backend.drop_namespace(&ns).await;
     });

@@ -13,8 +13,8 @@ use vector_backend::{
 
 use crate::catalog::{self, HNSW_MAX_DIM, PgNamespace};
 use crate::client::{Client, Conn};
-use crate::error::PgError;
 use crate::config::PgConfig;
+use crate::error::PgError;
 use crate::{scan, search, write};
 
 /// The PostgreSQL + pgvector driver: a pool of tokio-postgres connections and the settings.
@@ -54,10 +54,7 @@ impl PgDriver {
     /// # Errors
     /// As for any catalog read.
     pub async fn table_name(&self, namespace: &str) -> Result<Option<String>> {
-        Ok(self
-            .load(namespace)
-            .await?
-            .map(|ns| ns.table().to_owned()))
+        Ok(self.load(namespace).await?.map(|ns| ns.table().to_owned()))
     }
 
     /// The SQL text of an unfiltered kNN query on `namespace` (`$1` = query vector, `$2` =
@@ -65,7 +62,11 @@ impl PgDriver {
     ///
     /// # Errors
     /// As for any catalog read.
-    pub async fn knn_sql(&self, namespace: &str, include_embedding: bool) -> Result<Option<String>> {
+    pub async fn knn_sql(
+        &self,
+        namespace: &str,
+        include_embedding: bool,
+    ) -> Result<Option<String>> {
         Ok(self
             .load(namespace)
             .await?
@@ -73,8 +74,10 @@ impl PgDriver {
     }
 
     async fn load(&self, namespace: &str) -> Result<Option<PgNamespace>> {
-        self.catalog("namespace lookup", async |c| catalog::load(c, namespace).await)
-            .await
+        self.catalog("namespace lookup", async |c| {
+            catalog::load(c, namespace).await
+        })
+        .await
     }
 }
 

@@ -174,7 +174,11 @@ impl Conn {
 
     /// Runs filter-shaped SQL as an unnamed statement (one round trip, nothing kept on the
     /// server) and returns how many rows it affected.
-    pub(crate) async fn execute_unnamed(&self, sql: &str, params: &SqlBuilder) -> Result<u64, PgError> {
+    pub(crate) async fn execute_unnamed(
+        &self,
+        sql: &str,
+        params: &SqlBuilder,
+    ) -> Result<u64, PgError> {
         let stream = self.query_typed_raw(sql, params.params()).await?;
         pin_mut!(stream);
         while stream.try_next().await?.is_some() {}
@@ -184,7 +188,9 @@ impl Conn {
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("keep", &self.keep).finish_non_exhaustive()
+        f.debug_struct("Conn")
+            .field("keep", &self.keep)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,13 +198,13 @@ impl Deref for Conn {
     type Target = deadpool_postgres::ClientWrapper;
     fn deref(&self) -> &Self::Target {
         // `object` is `None` only inside `drop`.
-        self.object.as_ref().map(|o| &**o).unwrap_or_else(|| unreachable!())
+        self.object.as_deref().unwrap_or_else(|| unreachable!())
     }
 }
 
 impl DerefMut for Conn {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        self.object.as_mut().map(|o| &mut **o).unwrap_or_else(|| unreachable!())
+        self.object.as_deref_mut().unwrap_or_else(|| unreachable!())
     }
 }
 
@@ -225,7 +231,8 @@ pub(crate) type Request<'a, T> =
 pub(crate) async fn pipeline<T>(
     requests: Vec<Request<'_, T>>,
 ) -> Vec<Result<T, tokio_postgres::Error>> {
-    let mut pending: Vec<MaybeDone<Request<'_, T>>> = requests.into_iter().map(maybe_done).collect();
+    let mut pending: Vec<MaybeDone<Request<'_, T>>> =
+        requests.into_iter().map(maybe_done).collect();
     std::future::poll_fn(|cx| {
         let mut done = true;
         for f in &mut pending {

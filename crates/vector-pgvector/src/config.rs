@@ -294,7 +294,10 @@ mod tests {
                 .unwrap()
                 .contains("statement_timeout=2500")
         );
-        assert_eq!(conn.get_connect_timeout(), Some(&Duration::from_millis(2500)));
+        assert_eq!(
+            conn.get_connect_timeout(),
+            Some(&Duration::from_millis(2500))
+        );
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cret") && dbg.contains("bob"), "{dbg}");
         let d = PgConfig::from_url("postgresql://h/d").unwrap();

@@ -18,7 +18,7 @@ use vector_backend::{Error, ErrorKind};
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PgError {
     /// No connection could be taken from (or made for) the pool.
-    #[error("{}", chain(.0))]
+    #[error("{}", pool_text(.0))]
     Pool(#[source] deadpool_postgres::PoolError),
     /// A statement failed, or the connection broke while it ran.
     #[error("{}", db_text(.0))]
@@ -125,14 +125,27 @@ impl From<PgError> for Error {
     }
 }
 
-/// A tokio-postgres error with its causes (its own `Display` says only "db error") and the
-/// server's SQLSTATE.
+/// A tokio-postgres error: the server's own words and SQLSTATE when it answered (its
+/// `Display` says only "db error"), else the error and its causes.
 fn db_text(e: &tokio_postgres::Error) -> String {
-    let mut s = chain(e);
-    if let Some(code) = e.code() {
-        s.push_str(&format!(" (SQLSTATE {})", code.code()));
+    match e.as_db_error() {
+        Some(db) => format!(
+            "{} (SQLSTATE {})",
+            db.to_string().replace('\n', " "),
+            db.code().code()
+        ),
+        None => chain(e),
     }
-    s
+}
+
+/// A pool error: the connection error itself rather than deadpool's wrapping of it.
+fn pool_text(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(b) => {
+            format!("cannot open a connection: {}", db_text(b))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// An error and its causes on one line.
@@ -192,7 +205,10 @@ mod tests {
         }
         assert_eq!(kind_of(None), ErrorKind::Unavailable);
         assert_eq!(kind_of(Some(&SqlState::QUERY_CANCELED)), ErrorKind::Timeout);
-        assert_eq!(kind_of(Some(&SqlState::UNDEFINED_TABLE)), ErrorKind::Backend);
+        assert_eq!(
+            kind_of(Some(&SqlState::UNDEFINED_TABLE)),
+            ErrorKind::Backend
+        );
         assert_eq!(
             kind_of(Some(&SqlState::INVALID_PASSWORD)),
             ErrorKind::Backend

@@ -26,12 +26,18 @@ pub(crate) async fn count(
         .run(client.timeout(), "count", async |c| {
             let row = match filter {
                 None => {
-                    let stmt = c.prepare(&format!("SELECT count(*) FROM {}", ns.table())).await?;
+                    let stmt = c
+                        .prepare(&format!("SELECT count(*) FROM {}", ns.table()))
+                        .await?;
                     c.query_one(&stmt, &[]).await?
                 }
                 Some(f) => {
                     let mut b = SqlBuilder::default();
-                    let sql = format!("SELECT count(*) FROM {} WHERE {}", ns.table(), b.condition(f));
+                    let sql = format!(
+                        "SELECT count(*) FROM {} WHERE {}",
+                        ns.table(),
+                        b.condition(f)
+                    );
                     c.query_typed(&sql, &b.params())
                         .await?
                         .into_iter()

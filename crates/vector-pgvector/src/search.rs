@@ -105,7 +105,11 @@ pub(crate) async fn search_batch(
         .run(client.timeout(), "search", async |c| {
             let mut statements = Vec::with_capacity(plans.len());
             for p in &plans {
-                statements.push(if p.named { Some(c.prepare(&p.sql).await?) } else { None });
+                statements.push(if p.named {
+                    Some(c.prepare(&p.sql).await?)
+                } else {
+                    None
+                });
             }
             let c = &*c;
             let mut requests: Vec<Request<'_, Vec<Row>>> = Vec::new();
@@ -123,11 +127,15 @@ pub(crate) async fn search_batch(
                             p.params.params().into_iter().map(|(v, _)| v).collect();
                         c.query(stmt, &refs).await
                     }),
-                    None => Box::pin(async move { c.query_typed(&p.sql, &p.params.params()).await }),
+                    None => {
+                        Box::pin(async move { c.query_typed(&p.sql, &p.params.params()).await })
+                    }
                 });
             }
             if hnsw {
-                requests.push(Box::pin(async move { c.batch_execute("COMMIT").await.map(|()| Vec::new()) }));
+                requests.push(Box::pin(async move {
+                    c.batch_execute("COMMIT").await.map(|()| Vec::new())
+                }));
             }
             let mut replies = pipeline(requests).await.into_iter();
             let mut out = Vec::with_capacity(plans.len());
@@ -147,7 +155,11 @@ pub(crate) async fn search_batch(
         .map_err(|e| ns.checked(e))
 }
 
-fn hits(rows: &[Row], native: NativeDistance, with_embedding: bool) -> Result<Vec<SearchResult>, PgError> {
+fn hits(
+    rows: &[Row],
+    native: NativeDistance,
+    with_embedding: bool,
+) -> Result<Vec<SearchResult>, PgError> {
     rows.iter()
         .map(|r| reply::hit(r, native, with_embedding))
         .collect()
