@@ -31,8 +31,8 @@ impl PgDriver {
         &self.config
     }
 
-    /// Runs a catalog operation within the operation timeout.
-    async fn catalog<T>(
+    /// Runs a catalog or health operation within the operation timeout.
+    async fn bounded<T>(
         &self,
         what: &'static str,
         op: impl AsyncFnOnce(&mut Conn) -> std::result::Result<T, PgError>,
@@ -74,7 +74,7 @@ impl PgDriver {
     }
 
     async fn load(&self, namespace: &str) -> Result<Option<PgNamespace>> {
-        self.catalog("namespace lookup", async |c| {
+        self.bounded("namespace lookup", async |c| {
             catalog::load(c, namespace).await
         })
         .await
@@ -103,13 +103,13 @@ impl Driver for PgDriver {
     }
 
     async fn health_check(&self) -> bool {
-        self.catalog("health check", catalog::healthy)
+        self.bounded("health check", catalog::healthy)
             .await
             .unwrap_or(false)
     }
 
     async fn load_namespace(&self, name: NamespaceName<'_>) -> Result<Option<PgNamespace>> {
-        self.catalog("namespace lookup", async |c| {
+        self.bounded("namespace lookup", async |c| {
             catalog::load(c, name.as_str()).await
         })
         .await
@@ -121,19 +121,19 @@ impl Driver for PgDriver {
         config: &NamespaceConfig,
     ) -> Result<Ensured<PgNamespace>> {
         let hnsw = (self.config.hnsw_m, self.config.hnsw_ef_construction);
-        self.catalog("create namespace", async |c| {
+        self.bounded("create namespace", async |c| {
             catalog::create(c, name, config, hnsw).await
         })
         .await
     }
 
     async fn drop_namespace(&self, name: NamespaceName<'_>) -> Result<bool> {
-        self.catalog("drop namespace", async |c| catalog::drop(c, name).await)
+        self.bounded("drop namespace", async |c| catalog::drop(c, name).await)
             .await
     }
 
     async fn list_namespaces(&self) -> Result<Vec<String>> {
-        self.catalog("list namespaces", catalog::list).await
+        self.bounded("list namespaces", catalog::list).await
     }
 
     async fn count(&self, ns: &PgNamespace, filter: Option<&CheckedFilter<'_>>) -> Result<u64> {
