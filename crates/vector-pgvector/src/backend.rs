@@ -26,11 +26,6 @@ pub struct PgDriver {
 }
 
 impl PgDriver {
-    /// The configuration (its `Debug` hides the password).
-    pub fn config(&self) -> &PgConfig {
-        &self.config
-    }
-
     /// Runs a catalog or health operation within the operation timeout.
     async fn bounded<T>(
         &self,

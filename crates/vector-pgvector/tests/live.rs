@@ -795,6 +795,13 @@ async fn frozen_server_times_out_and_same_object_recovers(control: Control) {
         );
     }
     assert!(all_took <= FROZEN_TIMEOUT + FROZEN_MARGIN, "{all_took:?}");
+    // Every connection an operation was cut on was closed, not returned to the pool: the six
+    // warm ones all met a timed-out statement.
+    let status = b.driver().pool().status();
+    assert_eq!(
+        status.size, 0,
+        "connections cut mid-statement stayed pooled: {status:?}"
+    );
 
     // The same object, correct results: everything written before the freeze is there (except
     // what the timed-out deletes may have removed: their outcome is unknown), and more
