@@ -2,10 +2,11 @@
 //! in-order pipeline.
 //!
 //! Every operation runs through [`Client::run`]: a pooled connection is checked out and the
-//! operation's statements run on it, all within one client-side deadline. The server also
-//! enforces the same limit per statement (`statement_timeout`, set on every connection), which
-//! normally fires first and leaves the connection usable; the client-side deadline is what
-//! ends a call to a server that does not answer at all (stopped, black-holed). A connection
+//! operation's statements run on it, all within one client-side deadline (the budget plus a
+//! tenth, at most a second). The server enforces the budget per statement
+//! (`statement_timeout`, set on every connection), which on a live server fires first and
+//! leaves the connection usable; the client-side deadline is what ends a call to a server that
+//! does not answer at all (stopped, black-holed). A connection
 //! whose operation was cut mid-statement, or that failed without an answer from the server, is
 //! taken out of the pool and closed instead of being returned: its next user would otherwise
 //! queue behind a statement the server may still be running.
@@ -134,14 +135,21 @@ impl Client {
             };
             out
         };
-        // Dropping `attempt` on timeout drops the connection without `keep`: discarded.
-        tokio::time::timeout(budget, attempt)
+        // A little past the server's own statement_timeout, so that a live but slow server
+        // cancels the statement itself (a clean error on a connection that stays usable) and
+        // this deadline only ends calls to a server that does not answer at all. Dropping
+        // `attempt` drops its connection without `keep`: closed.
+        let limit = budget + grace(budget);
+        tokio::time::timeout(limit, attempt)
             .await
-            .unwrap_or(Err(PgError::Deadline {
-                what,
-                limit: budget,
-            }))
+            .unwrap_or(Err(PgError::Deadline { what, limit }))
     }
+}
+
+/// How long past an operation's budget the client-side deadline fires: a tenth of it, at most
+/// a second.
+fn grace(budget: Duration) -> Duration {
+    (budget / 10).min(Duration::from_secs(1))
 }
 
 /// A checked-out connection that goes back to the pool only when its operation finished in

@@ -8,7 +8,9 @@
 //!   reports `namespace_changed`, for every write path and for reads, so the core retries on
 //!   the current namespace (what the raw statement gets from PostgreSQL is shown too);
 //! - thousands of filter shapes and a hundred namespaces leave at most `MAX_PREPARED` prepared
-//!   statements on the server.
+//!   statements on the server;
+//! - a statement slower than the timeout on a live server is cancelled by the server itself
+//!   (`Timeout`, SQLSTATE 57014) and its connection stays pooled.
 //!
 //! Against private instances started through the xtask's control script (`VTIER_PG_CONTROL`;
 //! only the xtask starts servers):
@@ -590,6 +592,40 @@ async fn statement_cache_stays_bounded(url: String) {
     b.drop_namespace(&ns).await.unwrap();
 }
 
+async fn slow_statement_is_cancelled_by_the_server_and_connection_kept(url: String) {
+    let b = PgVectorBackend::open(&with_params(&url, "timeout_ms=700&pool_size=1"))
+        .await
+        .unwrap();
+    let ns = unique("slow");
+    b.upsert(&ns, "a", vec![1.0, 0.0], Metadata::new())
+        .await
+        .unwrap();
+    let table = b.driver().table_name(&ns).await.unwrap().unwrap();
+    let holder = raw(&url).await;
+    holder
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let e = b.count(&ns, None).await.unwrap_err();
+    let took = started.elapsed();
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    // PostgreSQL's own statement_timeout fired (57014) before the client-side deadline, so the
+    // connection answered and went back to the pool.
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.to_string().contains("57014"), "{e}");
+    assert!(took < Duration::from_millis(700 + 70 + 500), "{took:?}");
+    assert_eq!(
+        b.driver().pool().status().size,
+        1,
+        "the connection was kept"
+    );
+    assert_eq!(b.count(&ns, None).await.unwrap(), 1);
+    b.drop_namespace(&ns).await.unwrap();
+}
+
 async fn crashed_server_is_unavailable_and_backend_recovers(control: Control) {
     let server = control.start("crash", &[]);
     let url = with_params(&server.url, "timeout_ms=2000&pool_size=4");
@@ -1095,6 +1131,12 @@ fn main() -> ExitCode {
         (
             "statement_cache_stays_bounded",
             Test::Shared(|u| Box::pin(statement_cache_stays_bounded(u))),
+        ),
+        (
+            "slow_statement_is_cancelled_by_the_server_and_connection_kept",
+            Test::Shared(|u| {
+                Box::pin(slow_statement_is_cancelled_by_the_server_and_connection_kept(u))
+            }),
         ),
         (
             "crashed_server_is_unavailable_and_backend_recovers",
