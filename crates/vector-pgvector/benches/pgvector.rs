@@ -1,10 +1,14 @@
 //! Benchmarks against the live server `PG_CONNECTION_STRING` names (`cargo xtask bench -p
-//! vector-pgvector` starts one): bulk-load rate through the COPY path, and single-query latency
+//! vector-pgvector` starts one): bulk-load rate through the COPY path, single-query latency
 //! (p50, p99) and QPS at 100,000 × 384, k = 10, for the backend beside the same query sent as
-//! raw SQL over the same pool, so the abstraction's overhead is a ratio.
+//! raw SQL over the same pool (so the abstraction's overhead is a ratio), the latency of a
+//! filtered query (unnamed statements) and of a batch of ten queries (one pipelined round
+//! trip).
 //!
 //! Without the variable it prints "not run" and exits 0. `VTIER_BENCH_N` overrides the
-//! number of vectors (default 100,000).
+//! number of vectors (default 100,000). With `VTIER_BENCH_REUSE=1` the query namespace is kept
+//! after the run and reused by the next one when it holds the same data (the HNSW build takes
+//! a minute or more), so that before/after runs can be interleaved quickly.
 
 #![allow(clippy::print_stdout)] // A benchmark reports on the terminal.
 
@@ -13,13 +17,47 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use pgvector::Vector;
+#[allow(unused_imports)] // The one-record conveniences (`query`); the API section explains.
+use vector_backend::VectorBackendExt as _;
 use vector_backend::synth::SplitMix64;
-use vector_backend::{IndexKind, Metadata, NamespaceConfig, OpenBackend, Record, VectorBackend};
+use vector_backend::{
+    FieldType, Filter, IndexKind, Metadata, NamespaceConfig, OpenBackend, QueryRequest, Record,
+    SearchResult, VectorBackend,
+};
 use vector_pgvector::PgVectorBackend;
 
 const DIM: usize = 384;
 const K: usize = 10;
 const CLUSTERS: usize = 100;
+/// Queries per batch in the batch benchmark.
+const BATCH: usize = 10;
+
+/// What differs between this crate's API and its predecessor's, so the same benchmark can run
+/// against both side by side (the before/after comparison of a port).
+mod api {
+    use vector_backend::{QueryRequest, Result, SearchResult, VectorBackend as _};
+    use vector_pgvector::PgVectorBackend;
+
+    pub(crate) fn pool(b: &PgVectorBackend) -> deadpool_postgres::Pool {
+        b.driver().pool().clone()
+    }
+
+    pub(crate) async fn knn_sql(b: &PgVectorBackend, ns: &str) -> String {
+        b.driver()
+            .knn_sql(ns, false)
+            .await
+            .expect("sql")
+            .expect("namespace")
+    }
+
+    pub(crate) async fn batch(
+        b: &PgVectorBackend,
+        ns: &str,
+        requests: &[QueryRequest],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        b.search_batch(ns, requests).await
+    }
+}
 
 /// Clustered vectors: the shape of real embeddings (uniform data is an index's worst case).
 fn clustered(n: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -41,6 +79,7 @@ fn records(data: &[Vec<f32>], offset: usize) -> Vec<Record> {
         .map(|(i, v)| {
             let mut m = Metadata::new();
             m.insert("i".into(), (offset + i).into());
+            m.insert("c".into(), format!("c{}", (offset + i) % 10).into());
             Record::new(format!("doc-{:07}", offset + i), v.clone(), m)
         })
         .collect()
@@ -48,6 +87,22 @@ fn records(data: &[Vec<f32>], offset: usize) -> Vec<Record> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// p50 and p99 of `rounds` sequential calls of `f(round)`.
+async fn latency<F, Fut>(rounds: usize, mut f: F) -> (Duration, Duration)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(rounds);
+    for r in 0..rounds {
+        let t = Instant::now();
+        f(r).await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
 /// The same kNN the backend sends, by hand: settings in a transaction, k rows, no over-fetch,
@@ -103,9 +158,15 @@ fn main() {
 
     // Setup: the query namespace (auto = HNSW), loaded in one COPY batch; the index is built
     // after the load.
+    let reuse = std::env::var("VTIER_BENCH_REUSE").is_ok_and(|v| v == "1");
     rt.block_on(async {
+        if reuse && backend.count(&ns, None).await.ok() == Some(n as u64) {
+            println!("setup: reusing the loaded namespace {ns}");
+            return;
+        }
         let _ = backend.drop_namespace(&ns).await;
-        backend.create_namespace(&ns, &NamespaceConfig::new(DIM)).await.expect("create");
+        let cfg = NamespaceConfig::new(DIM).with_field("c", FieldType::Keyword);
+        backend.create_namespace(&ns, &cfg).await.expect("create");
         let started = Instant::now();
         backend.upsert_batch(&ns, records(&data, 0)).await.expect("load");
         let took = started.elapsed();
@@ -139,11 +200,8 @@ fn main() {
         });
     }
 
-    let sql = rt
-        .block_on(backend.knn_sql(&ns, false))
-        .expect("sql")
-        .expect("namespace");
-    let pool = backend.pool().clone();
+    let sql = rt.block_on(api::knn_sql(&backend, &ns));
+    let pool = api::pool(&backend);
     let qvecs: Vec<Vector> = queries.iter().map(|q| Vector::from(q.clone())).collect();
     // Warm the caches both ways first, so neither path pays for loading the index pages.
     rt.block_on(async {
@@ -171,30 +229,24 @@ fn main() {
         g.finish();
     }
 
-    // Latency percentiles (sequential) and throughput (8 concurrent clients), both ways.
+    // Latency percentiles (sequential) and throughput (8 concurrent clients), both ways; then
+    // filtered queries and batches through the backend.
     rt.block_on(async {
         let rounds = 1000;
-        let lat = |backend_path: bool| {
-            let backend = backend.clone();
-            let (ns, sql, pool) = (ns.clone(), sql.clone(), pool.clone());
-            let (queries, qvecs) = (queries.clone(), qvecs.clone());
+        let (bp50, bp99) = latency(rounds, |r| {
+            let (backend, ns, q) = (backend.clone(), ns.clone(), queries[r % queries.len()].clone());
             async move {
-                let mut times = Vec::with_capacity(rounds);
-                for r in 0..rounds {
-                    let t = Instant::now();
-                    if backend_path {
-                        backend.query(&ns, &queries[r % queries.len()], K, None).await.expect("query");
-                    } else {
-                        raw_query(&pool, &sql, &qvecs[r % qvecs.len()]).await;
-                    }
-                    times.push(t.elapsed());
-                }
-                times.sort();
-                (percentile(&times, 0.5), percentile(&times, 0.99))
+                backend.query(&ns, &q, K, None).await.expect("query");
             }
-        };
-        let (bp50, bp99) = lat(true).await;
-        let (rp50, rp99) = lat(false).await;
+        })
+        .await;
+        let (rp50, rp99) = latency(rounds, |r| {
+            let (pool, sql, v) = (pool.clone(), sql.clone(), qvecs[r % qvecs.len()].clone());
+            async move {
+                raw_query(&pool, &sql, &v).await;
+            }
+        })
+        .await;
         let qps = |backend_path: bool| {
             let backend = backend.clone();
             let (ns, sql, pool) = (ns.clone(), sql.clone(), pool.clone());
@@ -229,6 +281,69 @@ fn main() {
         };
         let bq = qps(true).await;
         let rq = qps(false).await;
+        // A filtered query (one field, a tenth of the records): statement text that depends
+        // on the filter's shape.
+        let (fp50, fp99) = latency(500, |r| {
+            let (backend, ns) = (backend.clone(), ns.clone());
+            let req = QueryRequest::new(queries[r % queries.len()].clone(), K)
+                .with_filter(Filter::eq("c", format!("c{}", r % 10)));
+            async move {
+                backend.search(&ns, &req).await.expect("filtered query");
+            }
+        })
+        .await;
+        // Ten queries at once, and the same ten one after the other.
+        let batches: Vec<Vec<QueryRequest>> = (0..20)
+            .map(|b| {
+                (0..BATCH)
+                    .map(|i| QueryRequest::new(queries[(b * BATCH + i) % queries.len()].clone(), K))
+                    .collect()
+            })
+            .collect();
+        // Alternating, so that neither way gains from running second (warmer caches) or
+        // loses to a noisy neighbour in its own window.
+        let mut batched = Vec::new();
+        let mut single = Vec::new();
+        for r in 0..400 {
+            let reqs = &batches[r / 2 % batches.len()];
+            let t = Instant::now();
+            if r % 2 == 0 {
+                api::batch(&backend, &ns, reqs).await.expect("batch");
+                batched.push(t.elapsed());
+            } else {
+                for q in reqs {
+                    backend.search(&ns, q).await.expect("query");
+                }
+                single.push(t.elapsed());
+            }
+        }
+        batched.sort();
+        single.sort();
+        let (tp50, tp99) = (percentile(&batched, 0.5), percentile(&batched, 0.99));
+        let (sp50, sp99) = (percentile(&single, 0.5), percentile(&single, 0.99));
+        // Cheap operations, where the client's own work per call is most visible: a read by
+        // key, and a one-record upsert into a small flat namespace.
+        let (gp50, gp99) = latency(2000, |r| {
+            let (backend, ns) = (backend.clone(), ns.clone());
+            let key = format!("doc-{:07}", (r * 7919) % n);
+            async move {
+                assert!(backend.get_batch(&ns, &[key]).await.expect("get")[0].is_some());
+            }
+        })
+        .await;
+        let small = format!("vtbench_small_{DIM}");
+        let _ = backend.drop_namespace(&small).await;
+        let cfg = NamespaceConfig::new(DIM).with_index(IndexKind::Flat);
+        backend.create_namespace(&small, &cfg).await.expect("create");
+        let (wp50, wp99) = latency(1000, |r| {
+            let (backend, small) = (backend.clone(), small.clone());
+            let record = records(&data[r % 100..r % 100 + 1], r % 100);
+            async move {
+                backend.upsert_batch(&small, record).await.expect("upsert");
+            }
+        })
+        .await;
+        let _ = backend.drop_namespace(&small).await;
         // Recall@10 of the backend against exact f64 search, on 50 queries.
         let mut found = 0;
         for q in queries.iter().take(50) {
@@ -253,8 +368,15 @@ fn main() {
             bp99.as_secs_f64() / rp99.as_secs_f64(),
             rq / bq
         );
+        println!("| backend, filtered (c = one of 10 values) | {fp50:.2?} | {fp99:.2?} | |");
+        println!("| backend, search_batch of {BATCH} | {tp50:.2?} | {tp99:.2?} | |");
+        println!("| backend, the same {BATCH} one by one | {sp50:.2?} | {sp99:.2?} | |");
+        println!("| backend, get of one key | {gp50:.2?} | {gp99:.2?} | |");
+        println!("| backend, upsert of one record (flat) | {wp50:.2?} | {wp99:.2?} | |");
         println!("recall@10 of the backend vs exact search: {:.3}", found as f64 / (50 * K) as f64);
-        let _ = backend.drop_namespace(&ns).await;
+        if !reuse {
+            let _ = backend.drop_namespace(&ns).await;
+        }
     });
     c.final_summary();
 }

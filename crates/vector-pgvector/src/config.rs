@@ -6,22 +6,25 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use tokio_postgres::config::SslMode;
+use vector_backend::driver::DEFAULT_OPERATION_TIMEOUT;
 use vector_backend::{Error, Result, redact_url};
 
 /// Settings of the PostgreSQL + pgvector backend, parsed from `PG_CONNECTION_STRING`.
 ///
 /// Every libpq parameter tokio-postgres understands is accepted (`host`, `port`, `user`,
-/// `password`, `dbname`, `connect_timeout`, `application_name`, `options`, `keepalives`,
-/// `sslmode`, ...). These are this crate's own, accepted as URL query parameters or key/value
-/// pairs:
+/// `password`, `dbname`, `application_name`, `options`, `keepalives`, `sslmode`, ...). These
+/// are this crate's own, accepted as URL query parameters or key/value pairs:
 ///
-/// | key | meaning | default |
-/// |---|---|---|
-/// | `pool_size` | most pooled connections | 16 |
-/// | `connect_timeout` (libpq's) | seconds to connect; also the pool's wait/create/recycle timeouts | 5 |
-/// | `statement_timeout` | seconds a statement may run (server-side, 0 = none) | 60 |
-/// | `ef_search` | HNSW candidate list at query time (raised to the over-fetched k) | 400 |
-/// | `hnsw_m`, `hnsw_ef_construction` | HNSW build parameters for new namespaces | 16, 64 |
+/// | field | key | meaning | default |
+/// |---|---|---|---|
+/// | `timeout` | `timeout_ms` | milliseconds one operation may take: pool wait, connect, and every statement (server-side `statement_timeout` and a client-side deadline); bulk writes get more in proportion to their rows | 5000 |
+/// | `pool_size` | `pool_size` | most pooled connections | 16 |
+/// | `ef_search` | `ef_search` | HNSW candidate list at query time (raised to the candidates a query needs, at most 1000) | 400 |
+/// | `hnsw_m`, `hnsw_ef_construction` | same | HNSW build parameters for new namespaces | 16, 64 |
+///
+/// libpq's own `connect_timeout` (seconds) is passed through to the socket connect, but
+/// `timeout_ms` bounds every connect whatever it says. The former `statement_timeout` key
+/// (seconds) is refused with a message naming `timeout_ms`.
 ///
 /// `sslmode=disable` and `prefer` connect without TLS (this build has no TLS connector);
 /// `require`, `verify-ca` and `verify-full` are refused with `InvalidArgument` rather than
@@ -33,13 +36,11 @@ pub struct PgConfig {
     pub(crate) pg: tokio_postgres::Config,
     /// The connection string with its password replaced, for messages.
     redacted: String,
+    /// How long one operation may take (see the table above).
+    pub timeout: Duration,
     /// Most pooled connections.
     pub pool_size: usize,
-    /// Connect timeout, also used for the pool's wait, create and recycle timeouts.
-    pub connect_timeout: Duration,
-    /// Server-side statement timeout; `None` for no limit.
-    pub statement_timeout: Option<Duration>,
-    /// `hnsw.ef_search` at query time (at least the over-fetched k, at most 1000).
+    /// `hnsw.ef_search` at query time (at least the candidates a query needs, at most 1000).
     pub ef_search: u32,
     /// HNSW `m` for new namespaces.
     pub hnsw_m: u32,
@@ -51,9 +52,8 @@ impl fmt::Debug for PgConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgConfig")
             .field("url", &self.redacted)
+            .field("timeout", &self.timeout)
             .field("pool_size", &self.pool_size)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("statement_timeout", &self.statement_timeout)
             .field("ef_search", &self.ef_search)
             .field("hnsw_m", &self.hnsw_m)
             .field("hnsw_ef_construction", &self.hnsw_ef_construction)
@@ -61,14 +61,16 @@ impl fmt::Debug for PgConfig {
     }
 }
 
-/// This crate's own keys, removed before tokio-postgres parses the rest.
-const OWN_KEYS: [&str; 6] = [
+/// This crate's own keys, removed before tokio-postgres parses the rest (`statement_timeout`
+/// only to refuse it with a helpful message).
+const OWN_KEYS: [&str; 7] = [
+    "timeout_ms",
     "pool_size",
-    "statement_timeout",
+    "pool_max_size",
     "ef_search",
     "hnsw_m",
     "hnsw_ef_construction",
-    "pool_max_size",
+    "statement_timeout",
 ];
 
 impl PgConfig {
@@ -85,7 +87,7 @@ impl PgConfig {
             ))
         };
         let (rest, own) = if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            split_url(s).map_err(|e| bad(&e))?
+            split_url(s)
         } else {
             split_key_values(s)
         };
@@ -94,23 +96,13 @@ impl PgConfig {
         let mut config = Self {
             pg: tokio_postgres::Config::new(),
             redacted: redacted.clone(),
+            timeout: DEFAULT_OPERATION_TIMEOUT,
             pool_size: 16,
-            connect_timeout: pg
-                .get_connect_timeout()
-                .copied()
-                .unwrap_or(Duration::from_secs(5)),
-            statement_timeout: Some(Duration::from_secs(60)),
             ef_search: 400,
             hnsw_m: 16,
             hnsw_ef_construction: 64,
         };
         for (k, v) in own {
-            let num = || {
-                v.parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite() && *n >= 0.0)
-                    .ok_or_else(|| bad(&format!("{k} must be a non-negative number")))
-            };
             let int = |lo: u64, hi: u64| {
                 v.parse::<u64>()
                     .ok()
@@ -118,15 +110,17 @@ impl PgConfig {
                     .ok_or_else(|| bad(&format!("{k} must be an integer in {lo}..={hi}")))
             };
             match k.as_str() {
+                "timeout_ms" => config.timeout = Duration::from_millis(int(1, 86_400_000)?),
                 "pool_size" | "pool_max_size" => config.pool_size = int(1, 10_000)? as usize,
-                "statement_timeout" => {
-                    let secs = num()?;
-                    config.statement_timeout = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
-                }
                 "ef_search" => config.ef_search = int(1, 1000)? as u32,
                 "hnsw_m" => config.hnsw_m = int(2, 100)? as u32,
                 "hnsw_ef_construction" => config.hnsw_ef_construction = int(4, 1000)? as u32,
-                _ => {}
+                _ => {
+                    return Err(bad(&format!(
+                        "{k} is no longer accepted: use timeout_ms (milliseconds, default {})",
+                        DEFAULT_OPERATION_TIMEOUT.as_millis()
+                    )));
+                }
             }
         }
         match pg.get_ssl_mode() {
@@ -137,18 +131,8 @@ impl PgConfig {
                 ));
             }
         }
-        // Never wait forever on a black-holed address.
-        pg.connect_timeout(config.connect_timeout);
         if pg.get_application_name().is_none() {
             pg.application_name("vector-tier");
-        }
-        if let Some(t) = config.statement_timeout {
-            let existing = pg.get_options().unwrap_or_default().to_owned();
-            let sep = if existing.is_empty() { "" } else { " " };
-            pg.options(format!(
-                "{existing}{sep}-c statement_timeout={}",
-                t.as_millis()
-            ));
         }
         config.pg = pg;
         Ok(config)
@@ -158,12 +142,37 @@ impl PgConfig {
     pub fn redacted_url(&self) -> &str {
         &self.redacted
     }
+
+    /// Sets the operation timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The tokio-postgres settings of every pooled connection: the operation timeout as the
+    /// server-side `statement_timeout` and as the socket connect timeout (unless libpq's
+    /// `connect_timeout` asked for less).
+    pub(crate) fn connection(&self) -> tokio_postgres::Config {
+        let mut pg = self.pg.clone();
+        let connect = pg
+            .get_connect_timeout()
+            .map_or(self.timeout, |t| (*t).min(self.timeout));
+        pg.connect_timeout(connect);
+        let existing = pg.get_options().unwrap_or_default().to_owned();
+        let sep = if existing.is_empty() { "" } else { " " };
+        pg.options(format!(
+            "{existing}{sep}-c statement_timeout={}",
+            self.timeout.as_millis()
+        ));
+        pg
+    }
 }
 
 /// Splits our own query parameters off a URL.
-fn split_url(s: &str) -> std::result::Result<(String, Vec<(String, String)>), String> {
+fn split_url(s: &str) -> (String, Vec<(String, String)>) {
     let Some((base, query)) = s.split_once('?') else {
-        return Ok((s.to_owned(), Vec::new()));
+        return (s.to_owned(), Vec::new());
     };
     let mut own = Vec::new();
     let mut kept = Vec::new();
@@ -184,20 +193,84 @@ fn split_url(s: &str) -> std::result::Result<(String, Vec<(String, String)>), St
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((rest, own))
+    (rest, own)
 }
 
-/// Splits our own keys off a libpq key/value string (`host=x pool_size=4`).
+/// Splits our own keys off a libpq key/value string (`host=x password='a b' pool_size=4`),
+/// keeping every other pair exactly as written (quotes, escapes and spaces around `=`
+/// included). A string that does not tokenise is passed on whole, for tokio-postgres to
+/// report.
 fn split_key_values(s: &str) -> (String, Vec<(String, String)>) {
+    let Some(pairs) = key_value_pairs(s) else {
+        return (s.to_owned(), Vec::new());
+    };
     let mut own = Vec::new();
     let mut kept = Vec::new();
-    for part in s.split_whitespace() {
-        match part.split_once('=') {
-            Some((k, v)) if OWN_KEYS.contains(&k) => own.push((k.to_owned(), v.to_owned())),
-            _ => kept.push(part),
+    for (key, value, span) in pairs {
+        if OWN_KEYS.contains(&key.as_str()) {
+            own.push((key, value));
+        } else {
+            kept.push(&s[span]);
         }
     }
     (kept.join(" "), own)
+}
+
+/// The pairs of a libpq key/value string: key, unquoted value, and the byte range of the
+/// whole pair in `s`.
+fn key_value_pairs(s: &str) -> Option<Vec<(String, String, std::ops::Range<usize>)>> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let skip_space = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    loop {
+        i = skip_space(i);
+        if i >= b.len() {
+            return Some(out);
+        }
+        let start = i;
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = s.get(start..i)?.to_owned();
+        i = skip_space(i);
+        if b.get(i) != Some(&b'=') {
+            return None;
+        }
+        i = skip_space(i + 1);
+        let mut value = String::new();
+        if b.get(i) == Some(&b'\'') {
+            i += 1;
+            loop {
+                match b.get(i)? {
+                    b'\'' => break,
+                    b => {
+                        // A backslash escapes the character after it.
+                        if *b == b'\\' {
+                            i += 1;
+                        }
+                        let c = s.get(i..)?.chars().next()?;
+                        value.push(c);
+                        i += c.len_utf8() - 1;
+                    }
+                }
+                i += 1;
+            }
+            i += 1;
+        } else {
+            let v0 = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            value.push_str(s.get(v0..i)?);
+        }
+        out.push((key, value, start..i));
+    }
 }
 
 #[cfg(test)]
@@ -207,33 +280,53 @@ mod tests {
     #[test]
     fn parses_own_options_and_redacts() {
         let c = PgConfig::from_url(
-            "postgresql://bob:s3cret@db.example:5433/v?pool_size=4&statement_timeout=2.5&connect_timeout=3&sslmode=disable&ef_search=200",
+            "postgresql://bob:s3cret@db.example:5433/v?pool_size=4&timeout_ms=2500&connect_timeout=3&sslmode=disable&ef_search=200",
         )
         .unwrap();
         assert_eq!(c.pool_size, 4);
-        assert_eq!(c.statement_timeout, Some(Duration::from_millis(2500)));
-        assert_eq!(c.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.timeout, Duration::from_millis(2500));
         assert_eq!(c.ef_search, 200);
         assert_eq!(c.pg.get_dbname(), Some("v"));
         assert_eq!(c.pg.get_ports(), &[5433]);
+        let conn = c.connection();
         assert!(
-            c.pg.get_options()
+            conn.get_options()
                 .unwrap()
                 .contains("statement_timeout=2500")
         );
+        assert_eq!(
+            conn.get_connect_timeout(),
+            Some(&Duration::from_millis(2500))
+        );
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cret") && dbg.contains("bob"), "{dbg}");
-        let kv =
-            PgConfig::from_url("host=localhost user=u password=pw dbname=d pool_size=2").unwrap();
-        assert_eq!((kv.pool_size, kv.pg.get_dbname()), (2, Some("d")));
+        let d = PgConfig::from_url("postgresql://h/d").unwrap();
+        assert_eq!(d.timeout, DEFAULT_OPERATION_TIMEOUT);
+        assert_eq!(
+            d.connection().get_connect_timeout(),
+            Some(&DEFAULT_OPERATION_TIMEOUT)
+        );
     }
 
     #[test]
-    fn refuses_bad_values_and_tls_without_leaking() {
+    fn key_value_strings_keep_quoted_values_whole() {
+        let kv = PgConfig::from_url(
+            "host=localhost user=u password='a b\\'c' dbname = d pool_size=2 timeout_ms='700'",
+        )
+        .unwrap();
+        assert_eq!((kv.pool_size, kv.pg.get_dbname()), (2, Some("d")));
+        assert_eq!(kv.timeout, Duration::from_millis(700));
+        assert_eq!(kv.pg.get_password(), Some(&b"a b'c"[..]));
+    }
+
+    #[test]
+    fn refuses_bad_values_old_keys_and_tls_without_leaking() {
         for bad in [
             "postgresql://u:topsecret@h/d?pool_size=0",
+            "postgresql://u:topsecret@h/d?timeout_ms=0",
+            "postgresql://u:topsecret@h/d?timeout_ms=1.5",
             "postgresql://u:topsecret@h/d?sslmode=require",
-            "postgresql://u:topsecret@h/d?statement_timeout=x",
+            "postgresql://u:topsecret@h/d?statement_timeout=5",
             "postgresql://u:topsecret@h/d?nonsense_param=1",
         ] {
             let e = PgConfig::from_url(bad).unwrap_err();
@@ -244,5 +337,7 @@ mod tests {
             );
             assert!(!e.to_string().contains("topsecret"), "{e}");
         }
+        let e = PgConfig::from_url("postgresql://h/d?statement_timeout=5").unwrap_err();
+        assert!(e.to_string().contains("timeout_ms"), "{e}");
     }
 }

@@ -1,5 +1,9 @@
 //! Translation of a [`Filter`] into a SQL boolean expression over the `filt` JSONB column, with
-//! every field name and value as a bound parameter.
+//! every field name and value as a bound parameter of a known type.
+//!
+//! The SQL text depends on the filter's shape, and shapes are unbounded, so statements built
+//! here are never prepared by name: they run unnamed (`query_typed`, one round trip, nothing
+//! left on the server), which is why every parameter carries its type.
 //!
 //! The expression follows [`Filter::matches`] exactly. Every leaf is wrapped in
 //! `COALESCE(.., false)`, so it is never NULL: SQL's three-valued logic would otherwise make
@@ -9,32 +13,42 @@
 //! contract's "Eq on an array means contains". Numbers are compared as `float8`, as the
 //! reference compares `f64`s, and only when `jsonb_typeof` says the value is a number.
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use vector_backend::{Filter, FilterValue};
 
-/// A bound parameter.
-pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
+/// A bound parameter and its type.
+pub(crate) type Param = (Box<dyn ToSql + Sync + Send>, Type);
 
-/// Builds SQL text and its parameters; parameter numbers continue after the caller's own.
+/// Builds SQL text and its parameters.
+#[derive(Default)]
 pub(crate) struct SqlBuilder {
-    pub(crate) params: Vec<Param>,
-    first: usize,
+    params: Vec<Param>,
 }
 
 impl SqlBuilder {
-    /// A builder whose first parameter will be `$first`.
-    pub(crate) fn new(first: usize) -> Self {
-        Self {
-            params: Vec::new(),
-            first,
-        }
+    /// A builder whose first parameters are the caller's own.
+    pub(crate) fn with(params: Vec<Param>) -> Self {
+        Self { params }
     }
 
-    /// Binds a value and returns its placeholder with an explicit cast, so statements can be
-    /// prepared without guessing types.
-    fn bind(&mut self, value: Param, cast: &str) -> String {
-        self.params.push(value);
-        format!("${}::{cast}", self.first + self.params.len() - 1)
+    /// Binds a value and returns its placeholder with an explicit cast (the text then reads
+    /// the same as what the server runs).
+    pub(crate) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static, ty: Type) -> String {
+        let cast = match ty {
+            Type::FLOAT8_ARRAY => "float8[]".to_owned(),
+            Type::JSONB_ARRAY => "jsonb[]".to_owned(),
+            ref t => t.name().to_owned(),
+        };
+        self.params.push((Box::new(value), ty));
+        format!("${}::{cast}", self.params.len())
+    }
+
+    /// The parameters, as `query_typed` takes them.
+    pub(crate) fn params(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.params
+            .iter()
+            .map(|(v, t)| (&**v as &(dyn ToSql + Sync), t.clone()))
+            .collect()
     }
 
     /// The SQL condition for `filter`: never NULL, true exactly when `Filter::matches` is.
@@ -64,7 +78,7 @@ impl SqlBuilder {
     }
 
     fn field(&mut self, field: &str) -> String {
-        self.bind(Box::new(field.to_owned()), "text")
+        self.bind(field.to_owned(), Type::TEXT)
     }
 
     /// The field as float8 when it holds a number, NULL otherwise (the CASE keeps the cast
@@ -78,12 +92,12 @@ impl SqlBuilder {
         match value {
             FilterValue::Number(n) => {
                 let num = self.number(field);
-                let v = self.bind(Box::new(*n), "float8");
+                let v = self.bind(*n, Type::FLOAT8);
                 format!("COALESCE({num} = {v}, false)")
             }
             FilterValue::String(_) | FilterValue::Bool(_) => {
                 let f = self.field(field);
-                let v = self.bind(Box::new(json(value)), "jsonb");
+                let v = self.bind(json(value), Type::JSONB);
                 format!("COALESCE((filt -> {f}) @> {v}, false)")
             }
         }
@@ -93,7 +107,7 @@ impl SqlBuilder {
         match value {
             FilterValue::Number(n) => {
                 let num = self.number(field);
-                let v = self.bind(Box::new(*n), "float8");
+                let v = self.bind(*n, Type::FLOAT8);
                 format!("COALESCE({num} {op} {v}, false)")
             }
             // Validation allows ranges on number fields only; anything else matches nothing,
@@ -121,12 +135,12 @@ impl SqlBuilder {
         let mut parts = Vec::new();
         if !numbers.is_empty() {
             let num = self.number(field);
-            let v = self.bind(Box::new(numbers), "float8[]");
+            let v = self.bind(numbers, Type::FLOAT8_ARRAY);
             parts.push(format!("COALESCE({num} = ANY({v}), false)"));
         }
         if !others.is_empty() {
             let f = self.field(field);
-            let v = self.bind(Box::new(others), "jsonb[]");
+            let v = self.bind(others, Type::JSONB_ARRAY);
             parts.push(format!("COALESCE((filt -> {f}) @> ANY({v}), false)"));
         }
         format!("({})", parts.join(" OR "))
@@ -153,7 +167,10 @@ mod tests {
             Filter::nin("tags", ["a", "b"]),
             Filter::is_in("price", [1.0, 2.0]),
         ]);
-        let mut b = SqlBuilder::new(3);
+        let mut b = SqlBuilder::with(vec![
+            (Box::new(0_i64), Type::INT8),
+            (Box::new(0_i64), Type::INT8),
+        ]);
         let sql = b.condition(&f);
         assert!(
             !sql.contains("DROP") && !sql.contains("name") && !sql.contains("price"),
@@ -163,6 +180,6 @@ mod tests {
             sql.starts_with("(COALESCE((filt -> $3::text) @> $4::jsonb, false) AND NOT COALESCE("),
             "{sql}"
         );
-        assert_eq!(b.params.len(), 8);
+        assert_eq!(b.params.len(), 10);
     }
 }
