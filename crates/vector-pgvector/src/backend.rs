@@ -3,7 +3,7 @@
 //! `client`.
 
 use vector_backend::driver::{
-    CheckedFilter, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
     WriteBatch,
 };
 use vector_backend::{
@@ -84,7 +84,9 @@ impl Driver for PgDriver {
     fn capabilities(&self) -> Capabilities {
         // Auto is HNSW (approximate) up to 2000 dimensions; pgvector's `vector` type holds up
         // to 16000, which is the contract's maximum.
-        Capabilities::full()
+        let mut caps = Capabilities::full();
+        caps.text_search = false;
+        caps
     }
 
     fn check_config(&self, config: &NamespaceConfig) -> Result<()> {
@@ -182,9 +184,20 @@ impl Connect for PgDriver {
     type Config = PgConfig;
     const SCHEMES: &'static [&'static str] = &["postgres", "postgresql"];
     const URL_ENV: &'static str = "PG_CONNECTION_STRING";
+    const CONFIG_KEYS: &'static [ConfigKey] = &[ConfigKey {
+        name: "pg_connection_string",
+        help: "PostgreSQL connection URL or key/value string (postgresql://user:pass@host/db?timeout_ms=...)",
+        secret: true,
+    }];
 
     fn config_from_url(url: &str) -> Result<PgConfig> {
         PgConfig::from_url(url)
+    }
+
+    fn config_from_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<PgConfig>> {
+        get("pg_connection_string")
+            .map(|s| PgConfig::from_url(&s))
+            .transpose()
     }
 
     /// Builds the pool, then within the timeout: connects, creates the `vector` extension when
