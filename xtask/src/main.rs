@@ -6,6 +6,7 @@
 //!   the conformance suite against every backend, each required to run; then
 //!   `cargo package --workspace`, so every library crate stays publishable on its own.
 //! - `cargo xtask conformance [--backend NAME]...`: the conformance suite against backends.
+//! - `cargo xtask fuzz [--backend NAME]...`: Schemathesis against `vtier serve` (part of `ci`).
 //! - `cargo xtask servers`: starts the live servers and prints their URLs until Ctrl-C.
 //! - `cargo xtask bench`: the benchmarks.
 
@@ -13,6 +14,7 @@
 
 mod backends;
 mod ci;
+mod fuzz;
 mod servers;
 mod tidy;
 mod util;
@@ -39,6 +41,12 @@ enum Command {
         #[arg(long = "backend")]
         backends: Vec<String>,
     },
+    /// Fuzz `vtier serve` with Schemathesis (default: memory and pgvector backends).
+    Fuzz {
+        /// Backend name (memory, pgvector, redis); repeatable.
+        #[arg(long = "backend")]
+        backends: Vec<String>,
+    },
     /// Start the live servers (Redis Stack, PostgreSQL + pgvector) and wait for Ctrl-C.
     Servers,
     /// Run the criterion benchmarks (against live servers where a benchmark needs one).
@@ -58,6 +66,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Ci => ci::ci(),
         Command::Conformance { backends } => ci::conformance(&backends),
+        Command::Fuzz { backends } => fuzz::fuzz(&backends),
         Command::Servers => servers::serve_forever(),
         Command::Bench {
             packages,
