@@ -366,3 +366,54 @@ async fn shutdown_has_a_deadline() {
     );
     drop(s);
 }
+
+/// TLS handshakes in progress are capped: with one allowed, a client that opens a connection
+/// and never says hello holds the only slot, and a real client's handshake waits until that
+/// connection goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_handshakes_in_flight_are_capped() {
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+    let mut a = args();
+    a.tls_cert = Some(fixture("cert.pem"));
+    a.tls_key = Some(fixture("key.pem"));
+    a.max_tls_handshakes = 1;
+    let (addr, stop, task) = start(a).await;
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(fixture("ca.pem")).unwrap())
+        .unwrap();
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let handshake = || {
+        let connector = connector.clone();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            connector
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+        }
+    };
+    assert!(handshake().await.is_ok());
+
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = tokio::spawn(handshake());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!waiting.is_finished(), "a second handshake ran beside the first");
+    drop(silent);
+    let done = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the handshake did not proceed once the slot was free")
+        .unwrap();
+    assert!(done.is_ok(), "{done:?}");
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+}
