@@ -33,32 +33,88 @@ fn work_dir() -> PathBuf {
     util::target_dir().join("schemathesis")
 }
 
-/// The `st` executable of the private virtual environment, installed on first use.
-fn schemathesis() -> anyhow::Result<PathBuf> {
+/// How to run Schemathesis, and the Python that has it.
+struct Schemathesis {
+    python: PathBuf,
+    /// Where the package was installed with `pip --target` (no `venv` module, as on Debian
+    /// without `python3-venv`); `None` for the virtual environment.
+    pythonpath: Option<PathBuf>,
+}
+
+impl Schemathesis {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.python);
+        cmd.args(["-m", "schemathesis.cli"]);
+        if let Some(path) = &self.pythonpath {
+            cmd.env("PYTHONPATH", path);
+        }
+        cmd
+    }
+}
+
+/// Schemathesis in a private virtual environment under the target directory, installed on
+/// first use (or, where Python has no `venv`, installed with `pip --target` beside it).
+fn schemathesis() -> anyhow::Result<Schemathesis> {
     let venv = work_dir().join("venv");
-    let st = venv.join("bin").join("st");
-    let marker = venv.join(format!(".{SCHEMATHESIS}"));
-    if st.exists() && marker.exists() {
-        return Ok(st);
+    let python = venv.join("bin").join("python");
+    let marker = |dir: &Path| dir.join(format!(".{SCHEMATHESIS}"));
+    if marker(&venv).exists() {
+        return Ok(Schemathesis {
+            python,
+            pythonpath: None,
+        });
+    }
+    let target = work_dir().join("lib");
+    if marker(&target).exists() {
+        return Ok(Schemathesis {
+            python: "python3".into(),
+            pythonpath: Some(target),
+        });
     }
     std::fs::create_dir_all(work_dir())?;
-    if !venv.join("bin").join("python").exists() {
-        util::run(
+    let made = python.exists()
+        || util::run(
             Command::new("python3").args(["-m", "venv"]).arg(&venv),
             "creating the Schemathesis virtual environment",
+        )
+        .is_ok();
+    if made {
+        util::run(
+            Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                SCHEMATHESIS,
+            ]),
+            &format!("pip install {SCHEMATHESIS} (into {})", venv.display()),
         )?;
+        std::fs::write(marker(&venv), b"")?;
+        return Ok(Schemathesis {
+            python,
+            pythonpath: None,
+        });
     }
     util::run(
-        Command::new(venv.join("bin").join("pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            SCHEMATHESIS,
-        ]),
-        &format!("pip install {SCHEMATHESIS} (into {})", venv.display()),
+        Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&target)
+            .arg(SCHEMATHESIS),
+        &format!("pip install --target {} {SCHEMATHESIS}", target.display()),
     )?;
-    std::fs::write(&marker, b"")?;
-    Ok(st)
+    std::fs::write(marker(&target), b"")?;
+    Ok(Schemathesis {
+        python: "python3".into(),
+        pythonpath: Some(target),
+    })
 }
 
 /// A `vtier serve` this run started; stopped (SIGTERM, then kill) when dropped.
@@ -171,14 +227,13 @@ for status, n in sorted(c.items()):
 /// the run passed.
 pub(crate) fn run_one(backend: &str, env: &[(String, String)]) -> anyhow::Result<(String, bool)> {
     let st = schemathesis()?;
-    let python = st.with_file_name("python");
     let dir = work_dir().join(format!("report-{backend}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let service = start_service(backend, env, &dir.join("vtier.log"))?;
     let har = dir.join("requests.har");
     let url = format!("http://127.0.0.1:{}/openapi.json", service.port);
-    let mut cmd = Command::new(&st);
+    let mut cmd = st.command();
     cmd.args(["run", &url])
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
@@ -199,7 +254,7 @@ pub(crate) fn run_one(backend: &str, env: &[(String, String)]) -> anyhow::Result
     eprintln!("xtask: {what}");
     let status = cmd.status().with_context(|| format!("starting {what}"))?;
     drop(service);
-    let counts = count_har(&python, &har)?;
+    let counts = count_har(&st.python, &har)?;
     let bad = counts.undocumented_5xx();
     let mut problems = Vec::new();
     if !status.success() {

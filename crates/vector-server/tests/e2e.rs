@@ -407,7 +407,10 @@ async fn tls_handshakes_in_flight_are_capped() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let waiting = tokio::spawn(handshake());
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!waiting.is_finished(), "a second handshake ran beside the first");
+    assert!(
+        !waiting.is_finished(),
+        "a second handshake ran beside the first"
+    );
     drop(silent);
     let done = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
