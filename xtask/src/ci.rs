@@ -20,7 +20,7 @@ type TestEnv = Vec<(String, String)>;
 
 /// Starts (in parallel) the servers of `selected` that need one and are not given by the
 /// environment. Returns them with the variables to pass to the tests.
-fn start_servers(selected: &[&Backend]) -> anyhow::Result<(Vec<Server>, TestEnv)> {
+pub(crate) fn start_servers(selected: &[&Backend]) -> anyhow::Result<(Vec<Server>, TestEnv)> {
     let mut handles = Vec::new();
     for b in selected {
         let Some(start) = b.start else { continue };
@@ -217,6 +217,8 @@ pub(crate) fn ci() -> anyhow::Result<()> {
         &report,
     )?;
     let (weaviate_line, weaviate_ok) = weaviate_real(&selected, &env, &report)?;
+    let (fuzz_lines, fuzz_ok) = crate::fuzz::run(crate::fuzz::CI_TARGETS, &env)
+        .unwrap_or_else(|e| (vec![format!("schemathesis: FAILED: {e:#}")], false));
     drop(servers);
     // The operators' kit: Prometheus, dashboard, alerts, deploy files, backups.
     let ops_ok = crate::ops::ops()
@@ -234,8 +236,15 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     .map_err(|e| eprintln!("xtask: {e:#}"))
     .is_ok();
     let report = report.lock().map(|r| r.clone()).unwrap_or_default();
-    print_summary(&selected, &report, &[weaviate_line]);
+    print_summary(
+        &selected,
+        &report,
+        &[&[weaviate_line][..], &fuzz_lines].concat(),
+    );
     let mut problems = all_ran(&selected, &report);
+    if !fuzz_ok {
+        problems.push("schemathesis failed".to_owned());
+    }
     if !package_ok {
         problems.push("cargo package --workspace failed".to_owned());
     }

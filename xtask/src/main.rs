@@ -8,6 +8,7 @@
 //! - `cargo xtask conformance [--backend NAME]...`: the conformance suite against backends.
 //! - `cargo xtask ops`: Prometheus, dashboard, alerts, deploy files, backups (see
 //!   `docs/operations.md`); `ci` runs it too.
+//! - `cargo xtask fuzz [--backend NAME]...`: Schemathesis against `vtier serve` (part of `ci`).
 //! - `cargo xtask servers`: starts the live servers and prints their URLs until Ctrl-C.
 //! - `cargo xtask bench`: the benchmarks.
 
@@ -17,6 +18,7 @@ mod backends;
 mod ci;
 mod debian;
 mod ops;
+mod fuzz;
 mod servers;
 mod tidy;
 mod util;
@@ -40,6 +42,12 @@ enum Command {
     /// Run the conformance suite against one or more backends (default: all).
     Conformance {
         /// Backend name (memory, redis, pgvector, weaviate); repeatable.
+        #[arg(long = "backend")]
+        backends: Vec<String>,
+    },
+    /// Fuzz `vtier serve` with Schemathesis (default: memory and pgvector backends).
+    Fuzz {
+        /// Backend name (memory, pgvector, redis); repeatable.
         #[arg(long = "backend")]
         backends: Vec<String>,
     },
@@ -75,6 +83,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Ci => ci::ci(),
         Command::Conformance { backends } => ci::conformance(&backends),
+        Command::Fuzz { backends } => fuzz::fuzz(&backends),
         Command::Servers => servers::serve_forever(),
         Command::Ops => ops::ops(),
         Command::OpsSizing { vectors, dim } => ops::sizing(vectors, dim),

@@ -46,10 +46,11 @@ impl<B: VectorBackend> MetricsBackend<B> {
         &self.inner
     }
 
-    /// Updates `vector_namespaces_total` and `vector_count_per_namespace` from the backend
-    /// (`list_namespaces`, then `namespace_info` for at most `max_namespaces` of them).
-    /// These calls are not counted as operations, so a periodic refresh does not distort
-    /// `vector_query_total`.
+    /// Updates `vector_namespaces_total` from one `list_namespaces`, marks the listed
+    /// namespaces (at most `max_namespaces`) as existing, so they may use a `namespace` label
+    /// value, and updates their `vector_count_per_namespace` where the backend counts cheaply
+    /// (see [`counts_cheaply`]). These calls are not counted as operations, so a periodic
+    /// refresh does not distort `vector_query_total`.
     ///
     /// # Errors
     /// The first error of the backend.
@@ -58,8 +59,11 @@ impl<B: VectorBackend> MetricsBackend<B> {
         self.callback.call(&MetricsEvent::NamespacesTotal {
             count: names.len() as u64,
         });
+        let counts = counts_cheaply(self.inner.backend_type());
         for name in names.iter().take(max_namespaces) {
-            if let Some(info) = self.inner.namespace_info(name).await? {
+            self.callback
+                .call(&MetricsEvent::NamespaceExists { namespace: name });
+            if counts && let Some(info) = self.inner.namespace_info(name).await? {
                 self.callback.call(&MetricsEvent::NamespaceCount {
                     namespace: name,
                     count: info.count,
@@ -75,6 +79,19 @@ impl<B: VectorBackend> MetricsBackend<B> {
         namespace: &str,
         call: impl Future<Output = Result<T>> + Send,
     ) -> Result<T> {
+        self.observe_admitting(operation, namespace, call, |_| false)
+            .await
+    }
+
+    /// Like `observe`; `exists` says whether a successful result proves that the namespace
+    /// exists (it was created, written to, or described), which lets it use a label value.
+    async fn observe_admitting<T>(
+        &self,
+        operation: &'static str,
+        namespace: &str,
+        call: impl Future<Output = Result<T>> + Send,
+        exists: impl FnOnce(&T) -> bool + Send,
+    ) -> Result<T> {
         // One span per operation: backend, namespace and outcome only (never keys or vectors).
         let span = tracing::info_span!(
             "vector_backend",
@@ -89,6 +106,12 @@ impl<B: VectorBackend> MetricsBackend<B> {
             "outcome",
             result.as_ref().map_or_else(|e| e.kind().as_str(), |_| "ok"),
         );
+        if let Ok(value) = &result
+            && exists(value)
+        {
+            self.callback
+                .call(&MetricsEvent::NamespaceExists { namespace });
+        }
         self.callback.call(&MetricsEvent::Operation {
             operation,
             namespace,
@@ -108,6 +131,15 @@ impl<B: VectorBackend> MetricsBackend<B> {
             self.callback.call(&MetricsEvent::ConnectionClosed);
         }
     }
+}
+
+/// Whether a backend of this type answers `namespace_info` without reading every record, so
+/// a periodic gauge refresh may ask it for every namespace: the memory backend keeps a length,
+/// Redis answers `ZCARD`, Weaviate an aggregate count. PostgreSQL's `count(*)` reads the whole
+/// table, so pgvector namespace gauges are only updated by calls that count anyway (`count`
+/// without a filter, `namespace_info`, `clear_namespace`, `drop_namespace`).
+pub fn counts_cheaply(backend_type: &str) -> bool {
+    matches!(backend_type, "memory" | "redis" | "weaviate")
 }
 
 impl<B> Drop for MetricsBackend<B> {
@@ -149,20 +181,22 @@ impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
     }
 
     async fn create_namespace(&self, namespace: &str, config: &NamespaceConfig) -> Result<()> {
-        self.observe(
+        self.observe_admitting(
             op::CREATE_NAMESPACE,
             namespace,
             self.inner.create_namespace(namespace, config),
+            |()| true,
         )
         .await
     }
 
     async fn namespace_info(&self, namespace: &str) -> Result<Option<NamespaceInfo>> {
         let info = self
-            .observe(
+            .observe_admitting(
                 op::NAMESPACE_INFO,
                 namespace,
                 self.inner.namespace_info(namespace),
+                Option::is_some,
             )
             .await?;
         if let Some(info) = &info {
@@ -192,6 +226,10 @@ impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
         self.callback.call(&MetricsEvent::NamespacesTotal {
             count: names.len() as u64,
         });
+        for name in &names {
+            self.callback
+                .call(&MetricsEvent::NamespaceExists { namespace: name });
+        }
         Ok(names)
     }
 
@@ -213,10 +251,13 @@ impl<B: VectorBackend> VectorBackend for MetricsBackend<B> {
         } else {
             op::UPSERT_BATCH
         };
-        self.observe(
+        // A write of at least one record creates the namespace if needed.
+        let creates = !records.is_empty();
+        self.observe_admitting(
             operation,
             namespace,
             self.inner.upsert_batch(namespace, records),
+            |()| creates,
         )
         .await
     }

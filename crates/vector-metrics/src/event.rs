@@ -73,6 +73,13 @@ pub enum MetricsEvent<'a> {
         /// Vectors it holds.
         count: u64,
     },
+    /// The namespace is known to exist (it was created, written to, described or listed):
+    /// only such namespaces take one of the bounded `namespace` label values, so calls on
+    /// made-up names cannot use them up.
+    NamespaceExists {
+        /// The namespace.
+        namespace: &'a str,
+    },
     /// The number of namespaces is known (from `list_namespaces` or a gauge refresh).
     NamespacesTotal {
         /// How many namespaces the backend has.

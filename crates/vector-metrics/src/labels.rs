@@ -32,7 +32,9 @@ impl NamespaceLabels {
     }
 
     /// The label value for `namespace`. `admit` says whether an unseen valid name may take one
-    /// of the free places (only successful operations admit, so failures cannot fill them).
+    /// of the free places: only names known to exist are admitted (see
+    /// `MetricsEvent::NamespaceExists`), so neither failures nor reads of made-up names can
+    /// fill them.
     pub(crate) fn label<'a>(&self, namespace: &'a str, admit: bool) -> Cow<'a, str> {
         if namespace.is_empty() {
             return Cow::Borrowed("");

@@ -6,7 +6,7 @@ mod event;
 mod labels;
 mod prometheus;
 
-pub use backend::{MetricsBackend, instrument};
+pub use backend::{MetricsBackend, counts_cheaply, instrument};
 pub use event::{MetricsCallback, MetricsEvent, operation};
 pub use labels::{DEFAULT_MAX_NAMESPACE_LABELS, INVALID_NAMESPACE_LABEL, OTHER_NAMESPACE_LABEL};
 pub use prometheus::{

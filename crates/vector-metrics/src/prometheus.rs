@@ -178,7 +178,9 @@ impl PrometheusMetrics {
                 duration,
                 error,
             } => {
-                let namespace = inner.labels.label(namespace, error.is_none()).into_owned();
+                // Only `NamespaceExists` admits a name: a successful read of a made-up
+                // namespace proves nothing.
+                let namespace = inner.labels.label(namespace, false).into_owned();
                 let mut labels = vec![
                     KeyValue::new("operation", operation),
                     KeyValue::new("namespace", namespace),
@@ -192,10 +194,13 @@ impl PrometheusMetrics {
                 }
             }
             MetricsEvent::NamespaceCount { namespace, count } => {
-                if inner.labels.has_own(namespace, true) {
+                if inner.labels.has_own(namespace, false) {
                     let labels = [KeyValue::new("namespace", namespace.to_owned()), backend];
                     inner.per_namespace.record(count, &labels);
                 }
+            }
+            MetricsEvent::NamespaceExists { namespace } => {
+                let _ = inner.labels.label(namespace, true);
             }
             MetricsEvent::NamespacesTotal { count } => inner.namespaces.record(count, &[backend]),
             MetricsEvent::ConnectionOpened => inner.connections.add(1, &[backend]),

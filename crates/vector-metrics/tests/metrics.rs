@@ -338,6 +338,10 @@ async fn callbacks_see_every_operation() {
         memory(),
         create_prometheus_metrics_callback("memory-global-test"),
     );
+    // A namespace takes a label value of its own once it is known to exist.
+    g.create_namespace("g", &vector_backend::NamespaceConfig::new(2))
+        .await
+        .unwrap();
     g.count("g", None).await.unwrap();
     let text = PrometheusMetrics::global().render();
     assert_eq!(
@@ -347,5 +351,41 @@ async fn callbacks_see_every_operation() {
         ),
         Some(1.0),
         "{text}"
+    );
+}
+
+/// The finding: successful reads of made-up namespaces took the bounded label values. Only
+/// namespaces known to exist (created, written, described, listed) take one now.
+#[tokio::test]
+async fn only_existing_namespaces_take_label_values() {
+    let metrics = PrometheusMetrics::with_max_namespace_labels(2);
+    let b = instrument(memory(), metrics.callback("memory"));
+    let b = &*b;
+    for i in 0..10 {
+        let ns = format!("ghost{i}");
+        assert!(b.get(&ns, "k").await.unwrap().is_none());
+        assert_eq!(b.count(&ns, None).await.unwrap(), 0);
+        assert!(b.namespace_info(&ns).await.unwrap().is_none());
+        b.clear_namespace(&ns).await.unwrap();
+        b.upsert_batch(&ns, Vec::new()).await.unwrap();
+    }
+    b.upsert("real", "k", vec![1.0], meta()).await.unwrap();
+    b.create_namespace("made", &vector_backend::NamespaceConfig::new(2))
+        .await
+        .unwrap();
+    let text = metrics.render();
+    assert!(!text.contains("ghost"), "{text}");
+    for ns in ["real", "made"] {
+        assert!(
+            text.contains(&format!("namespace=\"{ns}\"")),
+            "{ns}: {text}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &text,
+            r#"vector_query_total{backend_type="memory",namespace="__other__",operation="get"}"#
+        ),
+        Some(10.0)
     );
 }

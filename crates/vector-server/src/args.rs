@@ -26,7 +26,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PORT", default_value_t = 8000)]
     pub port: u16,
 
-    /// Address to bind.
+    /// Address to bind. Without API tokens the service warns at startup when this is not a
+    /// loopback address: the API is then open to whoever reaches the port.
     #[arg(long, env = "VTIER_BIND", default_value = "0.0.0.0")]
     pub bind: IpAddr,
 
@@ -51,12 +52,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PG_CONNECTION_STRING", hide_env_values = true)]
     pub pg_connection_string: Option<String>,
 
-    /// File of API tokens, one per line: `TOKEN` or `NAME:TOKEN`; `#` starts a comment.
-    /// With no tokens configured the API needs no authentication.
+    /// File of API tokens: `NAME:SECRET` entries separated by line breaks, spaces or `,`; a
+    /// line starting with `#` is a comment. NAME is 1..=64 of [A-Za-z0-9_.-] (the audit log's
+    /// `who`); SECRET is everything after the first `:`, any characters but whitespace and
+    /// `,`. A file without any entry is an error (the service refuses to start open). Without
+    /// this and --api-tokens the API needs no authentication.
     #[arg(long, env = "VTIER_API_TOKENS_FILE")]
     pub api_tokens_file: Option<PathBuf>,
 
-    /// API tokens, comma-separated, `TOKEN` or `NAME:TOKEN` (added to the file's).
+    /// API tokens, `NAME:SECRET` entries separated by `,` or whitespace (added to the file's).
+    /// Set but empty is an error.
     #[arg(long, env = "VTIER_API_TOKENS", hide_env_values = true)]
     pub api_tokens: Option<String>,
 
@@ -77,14 +82,61 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "VTIER_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "VTIER_MAX_BODY_BYTES", default_value_t = crate::limits::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
-    /// Seconds a request may take before it is answered with 503.
+    /// Seconds a request may take before it is answered with 503 (waiting for admission
+    /// included). A write that reached the backend still finishes, and is audited.
     #[arg(long, env = "VTIER_REQUEST_TIMEOUT_SECS", default_value_t = 30.0)]
     pub request_timeout_secs: f64,
 
-    /// Seconds between refreshes of the namespace gauges from the backend.
+    /// Most keys of one `vectors:get` or `vectors:delete`.
+    #[arg(long, env = "VTIER_MAX_BATCH_KEYS", default_value_t = crate::limits::DEFAULT_MAX_BATCH_KEYS)]
+    pub max_batch_keys: usize,
+
+    /// Most records of one `vectors:upsert`.
+    #[arg(long, env = "VTIER_MAX_BATCH_RECORDS", default_value_t = crate::limits::DEFAULT_MAX_BATCH_RECORDS)]
+    pub max_batch_records: usize,
+
+    /// Largest `k` of a query.
+    #[arg(long, env = "VTIER_MAX_K", default_value_t = crate::limits::DEFAULT_MAX_K)]
+    pub max_k: usize,
+
+    /// Largest scan page (and the page size when a scan gives none).
+    #[arg(long, env = "VTIER_MAX_SCAN_PAGE", default_value_t = crate::limits::DEFAULT_MAX_SCAN_PAGE)]
+    pub max_scan_page: usize,
+
+    /// Most bytes of one answer (query with embeddings, scan page, batch get).
+    #[arg(long, env = "VTIER_MAX_RESPONSE_BYTES", default_value_t = crate::limits::DEFAULT_MAX_RESPONSE_BYTES)]
+    pub max_response_bytes: usize,
+
+    /// Most /v1 requests handled at once; more wait, within the request timeout.
+    #[arg(long, env = "VTIER_MAX_CONCURRENT_REQUESTS", default_value_t = crate::limits::DEFAULT_MAX_CONCURRENT_REQUESTS)]
+    pub max_concurrent_requests: usize,
+
+    /// Most request-body bytes handled at once; more wait, within the request timeout.
+    #[arg(long, env = "VTIER_MAX_INFLIGHT_BODY_BYTES", default_value_t = crate::limits::DEFAULT_MAX_INFLIGHT_BODY_BYTES)]
+    pub max_inflight_body_bytes: usize,
+
+    /// Most open client connections; more wait in the listen backlog.
+    #[arg(long, env = "VTIER_MAX_CONNECTIONS", default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Most TLS handshakes in progress at once.
+    #[arg(long, env = "VTIER_MAX_TLS_HANDSHAKES", default_value_t = crate::serve::DEFAULT_MAX_TLS_HANDSHAKES)]
+    pub max_tls_handshakes: usize,
+
+    /// Seconds a client may take to send a request's headers, and an idle keep-alive
+    /// connection may wait for its next request, before the connection is closed.
+    #[arg(long, env = "VTIER_HEADER_READ_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub header_read_timeout_secs: f64,
+
+    /// Seconds running requests get to finish after SIGTERM before connections are closed.
+    #[arg(long, env = "VTIER_SHUTDOWN_TIMEOUT_SECS", default_value_t = 20.0)]
+    pub shutdown_timeout_secs: f64,
+
+    /// Seconds between refreshes of the namespace gauges from the backend (in the background;
+    /// a scrape never calls the backend).
     #[arg(long, env = "VTIER_METRICS_REFRESH_SECS", default_value_t = 15.0)]
     pub metrics_refresh_secs: f64,
 
@@ -122,8 +174,19 @@ impl Default for ServeArgs {
             rate_burst: 50,
             tls_cert: None,
             tls_key: None,
-            max_body_bytes: 16 * 1024 * 1024,
+            max_body_bytes: crate::limits::DEFAULT_MAX_BODY_BYTES,
             request_timeout_secs: 30.0,
+            max_batch_keys: crate::limits::DEFAULT_MAX_BATCH_KEYS,
+            max_batch_records: crate::limits::DEFAULT_MAX_BATCH_RECORDS,
+            max_k: crate::limits::DEFAULT_MAX_K,
+            max_scan_page: crate::limits::DEFAULT_MAX_SCAN_PAGE,
+            max_response_bytes: crate::limits::DEFAULT_MAX_RESPONSE_BYTES,
+            max_concurrent_requests: crate::limits::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            max_inflight_body_bytes: crate::limits::DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+            max_connections: crate::serve::DEFAULT_MAX_CONNECTIONS,
+            max_tls_handshakes: crate::serve::DEFAULT_MAX_TLS_HANDSHAKES,
+            header_read_timeout_secs: 10.0,
+            shutdown_timeout_secs: 20.0,
             metrics_refresh_secs: 15.0,
             metrics_max_namespaces: 100,
             log_format: LogFormat::Text,
@@ -155,6 +218,17 @@ impl fmt::Debug for ServeArgs {
             .field("tls_key", &self.tls_key)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("max_batch_keys", &self.max_batch_keys)
+            .field("max_batch_records", &self.max_batch_records)
+            .field("max_k", &self.max_k)
+            .field("max_scan_page", &self.max_scan_page)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("max_inflight_body_bytes", &self.max_inflight_body_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("max_tls_handshakes", &self.max_tls_handshakes)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("metrics_refresh_secs", &self.metrics_refresh_secs)
             .field("metrics_max_namespaces", &self.metrics_max_namespaces)
             .field("log_format", &self.log_format)

@@ -10,8 +10,8 @@ use subtle::ConstantTimeEq as _;
 /// Who made a request, as the audit log and the rate limiter see it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Caller {
-    /// The token's name (`NAME:TOKEN`), or `sha256:` and the first 12 hex digits of the
-    /// token's SHA-256, or `anonymous` when authentication is off.
+    /// The token's `NAME`, or `anonymous` when authentication is off. Never derived from the
+    /// secret.
     pub id: String,
 }
 
@@ -24,7 +24,11 @@ impl Caller {
     }
 }
 
-/// One accepted token. Only its digest is kept.
+/// Longest token name.
+pub(crate) const MAX_TOKEN_NAME_LEN: usize = 64;
+
+/// One accepted token: the caller's name and the digest of the secret (the secret itself is
+/// not kept).
 #[derive(Clone)]
 pub struct ApiToken {
     id: String,
@@ -43,50 +47,100 @@ fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+fn is_separator(c: char) -> bool {
+    c == ',' || c.is_whitespace()
+}
+
 impl ApiToken {
-    /// Parses `TOKEN` or `NAME:TOKEN` (split at the first `:`).
+    /// Parses one entry, `NAME:SECRET`.
+    ///
+    /// The name is required and is 1..=64 characters of `[A-Za-z0-9_.-]`, so it cannot hold
+    /// the `:` that ends it: the entry is split at its first `:` and everything after it is the
+    /// secret, which may contain any character except whitespace and `,` (the list
+    /// separators), `:` included.
     ///
     /// # Errors
-    /// A message when the token is empty.
+    /// A message that never quotes the entry (it may hold a secret).
     pub fn parse(entry: &str) -> Result<Self, String> {
-        let entry = entry.trim();
-        let (name, token) = match entry.split_once(':') {
-            Some((name, token)) => (Some(name.trim()), token.trim()),
-            None => (None, entry),
+        let Some((name, secret)) = entry.split_once(':') else {
+            return Err(
+                "is not NAME:SECRET (a name is required; the audit log records it, never the secret)"
+                    .to_owned(),
+            );
         };
-        if token.is_empty() {
-            return Err("an API token entry has an empty token".to_owned());
+        let name_ok = !name.is_empty()
+            && name.len() <= MAX_TOKEN_NAME_LEN
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !name_ok {
+            return Err(format!(
+                "has a bad name: NAME must be 1..={MAX_TOKEN_NAME_LEN} characters of [A-Za-z0-9_.-] before the first ':'"
+            ));
         }
-        let digest = digest(token);
-        let id = match name {
-            Some(name) if !name.is_empty() => name.to_owned(),
-            _ => {
-                let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-                format!("sha256:{hex}")
-            }
-        };
-        Ok(Self { id, digest })
+        if secret.is_empty() {
+            return Err(format!("(name {name:?}) has an empty secret"));
+        }
+        if secret.contains(is_separator) {
+            return Err(format!(
+                "(name {name:?}) has a secret with whitespace or ',' (they separate entries)"
+            ));
+        }
+        Ok(Self {
+            id: name.to_owned(),
+            digest: digest(secret),
+        })
     }
 
-    /// The caller id this token authenticates as.
+    /// The caller id this token authenticates as: its name.
     pub fn id(&self) -> &str {
         &self.id
     }
 }
 
-/// Parses a list: one entry per line or comma, blank lines and `#` comments ignored.
+/// Parses a token list: `NAME:SECRET` entries separated by whitespace (spaces, tabs, line
+/// breaks) or `,`; a line whose first non-blank character is `#` is a comment. An empty list
+/// is not an error here: [`crate::AppConfig::from_args`] refuses to start with a configured
+/// source that yields no token.
 ///
 /// # Errors
-/// A message naming the first bad entry's position.
+/// A message naming the first bad entry's position (never its text), or two entries with the
+/// same secret.
 pub fn parse_tokens(text: &str) -> Result<Vec<ApiToken>, String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .flat_map(|l| l.split(','))
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .enumerate()
-        .map(|(i, e)| ApiToken::parse(e).map_err(|m| format!("entry {}: {m}", i + 1)))
-        .collect()
+    let mut tokens: Vec<ApiToken> = Vec::new();
+    let entries = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split(is_separator))
+        .filter(|e| !e.is_empty());
+    for (i, entry) in entries.enumerate() {
+        let token = ApiToken::parse(entry).map_err(|m| format!("entry {} {m}", i + 1))?;
+        if let Some(j) = tokens.iter().position(|t| t.digest == token.digest) {
+            return Err(format!(
+                "entries {} and {} have the same secret (each caller needs its own)",
+                j + 1,
+                i + 1
+            ));
+        }
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// Checks that no two tokens (from several sources) share a secret.
+///
+/// # Errors
+/// A message naming the caller names involved (never the secret).
+pub(crate) fn check_distinct(tokens: &[ApiToken]) -> Result<(), String> {
+    for (i, t) in tokens.iter().enumerate() {
+        if let Some(other) = tokens[..i].iter().find(|o| o.digest == t.digest) {
+            return Err(format!(
+                "tokens {:?} and {:?} have the same secret (each caller needs its own)",
+                other.id, t.id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads a token file.
@@ -136,20 +190,51 @@ mod tests {
 
     #[test]
     fn parses_and_verifies() {
-        let tokens =
-            parse_tokens("# comment\nalice:s3cret-a\n\n s3cret-b , bob:s3cret-c\n").unwrap();
+        let tokens = parse_tokens(
+            "# comment\nalice:s3cret-a\n\n  # indented comment\n bob:s3cret-b , carol:s3:cr#et,\n",
+        )
+        .unwrap();
         assert_eq!(tokens.len(), 3);
         let auth = Auth::new(tokens);
         assert_eq!(auth.verify("s3cret-a").unwrap().id, "alice");
-        assert_eq!(auth.verify("s3cret-c").unwrap().id, "bob");
-        let anon = auth.verify("s3cret-b").unwrap().id;
-        assert!(
-            anon.starts_with("sha256:") && anon.len() == 19 && !anon.contains("s3cret"),
-            "{anon}"
+        assert_eq!(auth.verify("s3cret-b").unwrap().id, "bob");
+        assert_eq!(
+            auth.verify("s3:cr#et").unwrap().id,
+            "carol",
+            "a secret may hold ':' and '#'"
         );
         assert!(auth.verify("s3cret").is_none());
         assert!(auth.verify("").is_none());
-        assert!(parse_tokens("name:").is_err());
         assert!(!format!("{auth:?}").contains("s3cret"));
+    }
+
+    /// The finding: a token containing `:` was split into name and secret, so the audit log's
+    /// `who` held part of the secret. Now the name is required and only ever the name.
+    #[test]
+    fn the_name_never_comes_from_the_secret() {
+        for bad in [
+            "abc",
+            "name:",
+            ":secret",
+            "bad name:x",
+            "na/me:x",
+            "n\u{e9}:x",
+        ] {
+            let e = parse_tokens(bad).map(|_| ()).unwrap_err();
+            assert!(e.starts_with("entry 1 "), "{bad:?}: {e}");
+            assert!(!e.contains("secret\"") && !e.contains("abc"), "{e}");
+        }
+        let long = format!("{}:x", "n".repeat(65));
+        assert!(parse_tokens(&long).is_err());
+        let t = parse_tokens("ci:part1:part2").unwrap();
+        assert_eq!(t[0].id(), "ci");
+        assert_eq!(
+            Auth::new(t).verify("part1:part2").unwrap().id,
+            "ci",
+            "everything after the first ':' is the secret"
+        );
+        let e = parse_tokens("a:same\nb:same").map(|_| ()).unwrap_err();
+        assert!(e.contains("same secret") && !e.contains("same\""), "{e}");
+        assert!(parse_tokens("# only comments\n\n   \n").unwrap().is_empty());
     }
 }

@@ -82,9 +82,12 @@ pub(crate) fn status_of(kind: ErrorKind) -> StatusCode {
         | ErrorKind::InvalidEmbedding
         | ErrorKind::InvalidMetadata
         | ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
-        ErrorKind::DimensionMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        // A request this backend cannot do (an index kind, a filter operator) is the caller's
+        // to change, not a server fault: 422, not 501.
+        ErrorKind::DimensionMismatch { .. } | ErrorKind::Unsupported => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         ErrorKind::ConfigMismatch => StatusCode::CONFLICT,
-        ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Unavailable | ErrorKind::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::CapacityExceeded => StatusCode::INSUFFICIENT_STORAGE,
         ErrorKind::Backend => StatusCode::BAD_GATEWAY,
@@ -165,7 +168,7 @@ mod tests {
         );
         assert_eq!(
             status_of(ErrorKind::Unsupported),
-            StatusCode::NOT_IMPLEMENTED
+            StatusCode::UNPROCESSABLE_ENTITY
         );
         assert_eq!(
             status_of(ErrorKind::Unavailable),

@@ -3,14 +3,25 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use vector_metrics::{MetricsBackend, PrometheusMetrics};
 use vector_tier::{DynBackend, VectorBackend as _};
 
 use crate::auth::{ApiToken, Auth};
+use crate::limits::Limits;
+use crate::model::{Ready, ReadyStatus};
 use crate::ratelimit::{RateLimit, RateLimiter};
+
+/// How long a readiness answer is reused: probes from several kubelets, load balancers and
+/// monitors cost the backend at most one health check per second.
+pub(crate) const READY_CACHE: Duration = Duration::from_secs(1);
+
+/// How long readiness waits for the backend's health check. Backends bound their own checks
+/// by their timeouts; this keeps a probe from hanging on one that does not.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings of the router (the part of [`crate::ServeArgs`] that is not about sockets).
 #[derive(Clone, Debug)]
@@ -26,6 +37,8 @@ pub struct AppConfig {
     pub max_body_bytes: usize,
     /// Most namespaces with their own metric label.
     pub metrics_max_namespaces: usize,
+    /// The budget of every request.
+    pub limits: Limits,
 }
 
 impl Default for AppConfig {
@@ -34,8 +47,9 @@ impl Default for AppConfig {
             tokens: Vec::new(),
             rate_limit: None,
             request_timeout: Duration::from_secs(30),
-            max_body_bytes: 16 * 1024 * 1024,
+            max_body_bytes: crate::limits::DEFAULT_MAX_BODY_BYTES,
             metrics_max_namespaces: vector_metrics::DEFAULT_MAX_NAMESPACE_LABELS,
+            limits: Limits::default(),
         }
     }
 }
@@ -68,6 +82,13 @@ impl AppConfig {
         self.max_body_bytes = n;
         self
     }
+
+    /// Sets the request budgets.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 /// What every handler shares. Cheap to clone.
@@ -82,10 +103,15 @@ pub(crate) struct Inner {
     pub(crate) auth: Auth,
     pub(crate) limiter: Option<RateLimiter>,
     pub(crate) config: AppConfig,
-    /// When the namespace gauges were last refreshed; locked while a refresh runs.
-    pub(crate) refreshed: tokio::sync::Mutex<Option<Instant>>,
-    /// Set by requests that may have changed namespaces or counts since the last refresh.
-    pub(crate) gauges_dirty: AtomicBool,
+    /// Held while a gauge refresh runs, so refreshes never overlap.
+    pub(crate) refreshing: tokio::sync::Mutex<()>,
+    /// The last readiness answer and when it was computed; locked while a check runs, so
+    /// concurrent probes share one check.
+    pub(crate) ready: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    /// One permit per `/v1` request being handled.
+    pub(crate) requests: Arc<Semaphore>,
+    /// One permit per request-body byte being handled.
+    pub(crate) body_bytes: Arc<Semaphore>,
 }
 
 impl fmt::Debug for AppState {
@@ -123,9 +149,21 @@ impl AppState {
                 metrics,
                 auth: Auth::new(config.tokens.clone()),
                 limiter,
+                requests: Arc::new(Semaphore::new(
+                    config
+                        .limits
+                        .max_concurrent_requests
+                        .clamp(1, Semaphore::MAX_PERMITS),
+                )),
+                body_bytes: Arc::new(Semaphore::new(
+                    config
+                        .limits
+                        .max_inflight_body_bytes
+                        .clamp(1, Semaphore::MAX_PERMITS),
+                )),
                 config,
-                refreshed: tokio::sync::Mutex::new(None),
-                gauges_dirty: AtomicBool::new(true),
+                refreshing: tokio::sync::Mutex::new(()),
+                ready: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -149,44 +187,41 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// Updates the namespace gauges from the backend.
+    /// Updates the namespace gauges from the backend: one `list_namespaces`, then each
+    /// namespace's count where the backend can give it cheaply (see
+    /// [`MetricsBackend::refresh_gauges`]). Refreshes never overlap.
     ///
     /// # Errors
     /// The backend's error.
     pub async fn refresh_gauges(&self) -> vector_tier::Result<()> {
-        let mut last = self.inner.refreshed.lock().await;
+        let _running = self.inner.refreshing.lock().await;
         let max = self.inner.config.metrics_max_namespaces;
-        let result = self.inner.backend.refresh_gauges(max).await;
-        *last = Some(Instant::now());
-        result
+        self.inner.backend.refresh_gauges(max).await
     }
 
-    /// Notes that a request may have changed namespaces or counts.
-    pub(crate) fn mark_gauges_dirty(&self) {
-        self.inner.gauges_dirty.store(true, Ordering::Release);
-    }
-
-    /// Refreshes the namespace gauges when a write happened since the last refresh or that
-    /// refresh is older than `max_age`, unless one is running; waits at most `timeout`.
-    /// Failures are logged, not returned (a scrape still gets the counters when the backend is
-    /// down).
-    pub(crate) async fn refresh_gauges_if_stale(&self, max_age: Duration, timeout: Duration) {
-        let Ok(mut last) = self.inner.refreshed.try_lock() else {
-            return;
+    /// The readiness answer: the backend's health check, at most one per [`READY_CACHE`]
+    /// whatever the number of probes.
+    pub(crate) async fn readiness(&self) -> (bool, Ready) {
+        let mut cached = self.inner.ready.lock().await;
+        let healthy = match *cached {
+            Some((at, healthy)) if at.elapsed() < READY_CACHE => healthy,
+            _ => {
+                let healthy = tokio::time::timeout(READY_TIMEOUT, self.backend().health_check())
+                    .await
+                    .unwrap_or(false);
+                *cached = Some((Instant::now(), healthy));
+                healthy
+            }
         };
-        let dirty = self.inner.gauges_dirty.swap(false, Ordering::AcqRel);
-        if !dirty && last.is_some_and(|t| t.elapsed() < max_age) {
-            return;
-        }
-        let refresh = self
-            .inner
-            .backend
-            .refresh_gauges(self.inner.config.metrics_max_namespaces);
-        match tokio::time::timeout(timeout, refresh).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "metrics gauge refresh failed"),
-            Err(_) => tracing::warn!("metrics gauge refresh timed out"),
-        }
-        *last = Some(Instant::now());
+        let status = if healthy {
+            ReadyStatus::Ready
+        } else {
+            ReadyStatus::Unavailable
+        };
+        let body = Ready {
+            status,
+            backend: self.backend().backend_type().to_owned(),
+        };
+        (healthy, body)
     }
 }

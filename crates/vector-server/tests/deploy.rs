@@ -165,10 +165,25 @@ async fn kubernetes_manifests_match_the_router() {
             .parse::<vector_tier::BackendKind>()
             .is_ok()
     );
-    // The token file format in the Secret parses.
+    // The example Secret holds no usable token (before: `example:replace-me-...`, a token
+    // anyone reading the repository could use), and applied as it is the service refuses to
+    // start rather than serve an open API.
     let secret = repo_file("deploy/k8s/secret.yaml");
-    let tokens = secret.split("tokens: |").nth(1).unwrap();
-    assert_eq!(vector_server::parse_tokens(tokens).unwrap().len(), 1);
+    let tokens: String = secret
+        .split("tokens: |")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    assert_eq!(vector_server::parse_tokens(&tokens).unwrap().len(), 0);
+    let file = std::env::temp_dir().join(format!("vtier-secret-{}", std::process::id()));
+    std::fs::write(&file, &tokens).unwrap();
+    let mut args = ServeArgs::default();
+    args.api_tokens_file = Some(file.clone());
+    let e = AppConfig::from_args(&args).unwrap_err().to_string();
+    let _ = std::fs::remove_file(file);
+    assert!(e.contains("refusing to start"), "{e}");
 }
 
 #[test]
@@ -184,6 +199,8 @@ fn compose_stack_sets_only_known_variables() {
     let known = known_env();
     let keys = yaml_keys(service, "environment:");
     assert!(keys.len() >= 5, "{keys:?}");
+    // An empty VTIER_API_TOKENS refuses to start, so the stack must not default it to "".
+    assert!(!service.contains("VTIER_API_TOKENS:-}"), "{service}");
     for key in keys {
         assert!(
             known.contains(&key),

@@ -199,7 +199,7 @@ async fn body_limit_gives_413_json() {
 
 #[tokio::test]
 async fn bearer_tokens_are_required_when_configured() {
-    let tokens = parse_tokens("alice:tok-alice-123\ntok-anon-456").unwrap();
+    let tokens = parse_tokens("alice:tok-alice-123\nanon:tok-anon-456").unwrap();
     let app = app(AppConfig::default().with_tokens(tokens));
     let r = send(&app, "GET", "/v1/namespaces", None, None).await;
     assert_error(&r, 401, "unauthorized");

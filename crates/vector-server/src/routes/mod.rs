@@ -1,9 +1,12 @@
-//! The route table and [`router`]. Every route is declared once, in [`routes`], with the
-//! facts the OpenAPI document is built from, so the document cannot miss a route.
+//! The route table and [`router`]. Every route is declared once, in [`routes`]; the OpenAPI
+//! document ([`docs`]) is generated from the handlers' annotations and the wire types, and a
+//! test checks that it lists exactly the routes of this table.
 
 mod api;
+pub(crate) mod docs;
 mod ops;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -12,35 +15,27 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// One route: what the OpenAPI document says about it, and its handler.
+/// One route and its handler.
 pub(crate) struct Route {
+    #[cfg_attr(not(test), allow(dead_code))] // Checked against the document in a test.
     pub(crate) method: Method,
     pub(crate) path: &'static str,
-    pub(crate) operation_id: &'static str,
-    pub(crate) summary: &'static str,
-    /// Request body schema (a name under `components/schemas`).
-    pub(crate) request: Option<&'static str>,
-    /// Success response: status and schema name (`None`: plain text).
-    pub(crate) response: (u16, Option<&'static str>),
-    /// Under `/v1`: authenticated, rate limited.
+    /// Under `/v1`: authenticated, rate limited, admitted against the concurrency budgets.
     pub(crate) api: bool,
     pub(crate) handler: MethodRouter<AppState>,
 }
 
 macro_rules! route {
-    ($method:ident $path:literal $id:literal $summary:literal, $request:expr, $response:expr, $api:expr, $mr:expr) => {
+    ($method:ident $path:literal, $api:expr, $mr:expr) => {
         Route {
             method: Method::$method,
             path: $path,
-            operation_id: $id,
-            summary: $summary,
-            request: $request,
-            response: $response,
             api: $api,
             handler: $mr,
         }
@@ -50,25 +45,25 @@ macro_rules! route {
 /// Every route of the service.
 pub(crate) fn routes() -> Vec<Route> {
     vec![
-        route!(GET "/health" "health" "Liveness: 200 while the process serves", None, (200, Some("Status")), false, get(ops::health)),
-        route!(GET "/ready" "ready" "Readiness: 200 when the backend's health check passes, else 503", None, (200, Some("Status")), false, get(ops::ready)),
-        route!(GET "/metrics" "metrics" "Prometheus metrics (text format)", None, (200, None), false, get(ops::metrics)),
-        route!(GET "/openapi.json" "openapi" "This OpenAPI document", None, (200, Some("Object")), false, get(ops::openapi)),
-        route!(GET "/v1/namespaces" "listNamespaces" "Names of every namespace, sorted", None, (200, Some("NamespaceList")), true, get(api::list_namespaces)),
-        route!(PUT "/v1/namespaces/{namespace}" "createNamespace" "Create a namespace with a config (same config again is a no-op)", Some("NamespaceConfig"), (200, Some("NamespaceCreated")), true, put(api::create_namespace)),
-        route!(GET "/v1/namespaces/{namespace}" "namespaceInfo" "A namespace's config and vector count (404 when absent)", None, (200, Some("NamespaceInfo")), true, get(api::namespace_info)),
-        route!(DELETE "/v1/namespaces/{namespace}" "dropNamespace" "Drop a namespace with its config and vectors", None, (200, Some("Dropped")), true, delete(api::drop_namespace)),
-        route!(DELETE "/v1/namespaces/{namespace}/vectors" "clearNamespace" "Delete every vector, keep the namespace; returns how many", None, (200, Some("Deleted")), true, delete(api::clear_namespace)),
-        route!(PUT "/v1/namespaces/{namespace}/vectors/{key}" "upsertVector" "Insert or replace one vector (key percent-encoded; `/` as %2F)", Some("VectorBody"), (200, Some("Upserted")), true, put(api::upsert)),
-        route!(GET "/v1/namespaces/{namespace}/vectors/{key}" "getVector" "One vector and its metadata (404 when absent)", None, (200, Some("Vector")), true, get(api::get_vector)),
-        route!(DELETE "/v1/namespaces/{namespace}/vectors/{key}" "deleteVector" "Delete one vector", None, (200, Some("DeletedOne")), true, delete(api::delete_vector)),
-        route!(POST "/v1/namespaces/{namespace}/vectors:upsert" "upsertBatch" "Insert or replace many vectors atomically with respect to validation", Some("RecordList"), (200, Some("Upserted")), true, post(api::upsert_batch)),
-        route!(POST "/v1/namespaces/{namespace}/vectors:get" "getBatch" "Many vectors by key, in order (null when absent)", Some("KeyList"), (200, Some("VectorList")), true, post(api::get_batch)),
-        route!(POST "/v1/namespaces/{namespace}/vectors:delete" "deleteBatch" "Delete many vectors; returns how many existed", Some("KeyList"), (200, Some("Deleted")), true, post(api::delete_batch)),
-        route!(POST "/v1/namespaces/{namespace}/query" "query" "Nearest neighbours with optional threshold and filter", Some("QueryBody"), (200, Some("QueryResponse")), true, post(api::query)),
-        route!(POST "/v1/namespaces/{namespace}/count" "count" "How many vectors (optionally matching a filter)", Some("FilterBody"), (200, Some("Count")), true, post(api::count)),
-        route!(POST "/v1/namespaces/{namespace}/scan" "scan" "One page of records in key order; pass next_cursor back for the next", Some("ScanBody"), (200, Some("ScanPage")), true, post(api::scan)),
-        route!(POST "/v1/namespaces/{namespace}/delete-by-filter" "deleteByFilter" "Delete every vector matching a filter", Some("RequiredFilterBody"), (200, Some("Deleted")), true, post(api::delete_by_filter)),
+        route!(GET "/health", false, get(ops::health)),
+        route!(GET "/ready", false, get(ops::ready)),
+        route!(GET "/metrics", false, get(ops::metrics)),
+        route!(GET "/openapi.json", false, get(ops::openapi)),
+        route!(GET "/v1/namespaces", true, get(api::list_namespaces)),
+        route!(PUT "/v1/namespaces/{namespace}", true, put(api::create_namespace)),
+        route!(GET "/v1/namespaces/{namespace}", true, get(api::namespace_info)),
+        route!(DELETE "/v1/namespaces/{namespace}", true, delete(api::drop_namespace)),
+        route!(DELETE "/v1/namespaces/{namespace}/vectors", true, delete(api::clear_namespace)),
+        route!(PUT "/v1/namespaces/{namespace}/vectors/{key}", true, put(api::upsert)),
+        route!(GET "/v1/namespaces/{namespace}/vectors/{key}", true, get(api::get_vector)),
+        route!(DELETE "/v1/namespaces/{namespace}/vectors/{key}", true, delete(api::delete_vector)),
+        route!(POST "/v1/namespaces/{namespace}/vectors:upsert", true, post(api::upsert_batch)),
+        route!(POST "/v1/namespaces/{namespace}/vectors:get", true, post(api::get_batch)),
+        route!(POST "/v1/namespaces/{namespace}/vectors:delete", true, post(api::delete_batch)),
+        route!(POST "/v1/namespaces/{namespace}/query", true, post(api::query)),
+        route!(POST "/v1/namespaces/{namespace}/count", true, post(api::count)),
+        route!(POST "/v1/namespaces/{namespace}/scan", true, post(api::scan)),
+        route!(POST "/v1/namespaces/{namespace}/delete-by-filter", true, post(api::delete_by_filter)),
     ]
 }
 
@@ -84,7 +79,9 @@ pub fn router(state: AppState) -> Router {
         }
     }
     // Route layers run after routing, so `log_request` sees the matched route template.
+    // Outermost last: log, then authenticate and rate-limit, then admit.
     let api = api
+        .route_layer(middleware::from_fn_with_state(state.clone(), admit))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route_layer(middleware::from_fn(log_request));
     let public = public.route_layer(middleware::from_fn(log_request));
@@ -138,11 +135,62 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     {
         return ApiError::rate_limited(wait).into_response();
     }
-    if req.method() != Method::GET {
-        state.mark_gauges_dirty();
-    }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// The admission permits of one `/v1` request: one of `--max-concurrent-requests` and its
+/// body's bytes of `--max-inflight-body-bytes`. Writes hand them to the task that finishes the
+/// write, so a write cut from its request still counts until it ends.
+#[derive(Clone, Debug)]
+pub(crate) struct Held(
+    #[allow(dead_code)] Arc<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)>,
+);
+
+/// Waits for a request slot and for room for the body (within the request timeout, which
+/// wraps this), then runs the handler.
+async fn admit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let inner = &state.inner;
+    let Ok(slot) = inner.requests.clone().acquire_owned().await else {
+        return unavailable();
+    };
+    // The body's size: its Content-Length (hyper enforces it), else the body limit.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let has_body =
+        declared.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let bytes = if has_body {
+        let n = declared
+            .unwrap_or(inner.config.max_body_bytes)
+            .min(inner.config.max_body_bytes)
+            .clamp(1, inner.config.limits.max_inflight_body_bytes.max(1));
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        match inner.body_bytes.clone().acquire_many_owned(n).await {
+            Ok(p) => Some(p),
+            Err(_) => return unavailable(),
+        }
+    } else {
+        None
+    };
+    // Held here until the answer is built (extractors drop the request, and its extensions,
+    // before the handler's work), and by the task of a write until the write ends.
+    let held = Held(Arc::new((slot, bytes)));
+    req.extensions_mut().insert(held.clone());
+    let response = next.run(req).await;
+    drop(held);
+    response
+}
+
+fn unavailable() -> Response {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the service is shutting down",
+    )
+    .into_response()
 }
 
 /// Answers 503 (`timeout`) when a request takes longer than the configured limit.
@@ -178,4 +226,34 @@ async fn log_request(req: Request, next: Next) -> Response {
         tracing::debug!(%method, route, status, micros, "request");
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document lists exactly the routes of the table: no route undocumented, no
+    /// documented route missing.
+    #[test]
+    fn the_document_lists_exactly_the_routes() {
+        let doc = docs::document();
+        let mut documented: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| format!("{} {path}", m.to_uppercase()))
+            })
+            .collect();
+        let mut table: Vec<String> = routes()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        documented.sort();
+        table.sort();
+        assert_eq!(documented, table);
+    }
 }

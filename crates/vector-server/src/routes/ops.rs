@@ -1,33 +1,29 @@
-//! Operational routes: liveness, readiness, metrics, the OpenAPI document.
-
-use std::time::Duration;
+//! Operational routes: liveness, readiness, metrics, the OpenAPI document. None touches the
+//! backend more than once a second, whatever the number of probes and scrapers.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use vector_tier::VectorBackend as _;
 
+use crate::model::{Health, HealthStatus, Ready};
 use crate::state::AppState;
 
-/// How long readiness waits for the backend's health check. Backends bound their own checks
-/// by their timeouts; this keeps a probe from hanging on one that does not.
-const READY_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub(crate) async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/health", tag = "operations",
+    summary = "Liveness: 200 while the process serves (never touches the backend)",
+    responses((status = 200, description = "Serving", body = Health)))]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    summary = "Readiness: the backend's health check, at most one per second (answers are cached for 1 s)",
+    responses((status = 200, description = "The backend is healthy", body = Ready),
+        (status = 503, description = "The backend's health check failed or took longer than 5 s", body = Ready)))]
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
-    let backend = state.backend();
-    let healthy = tokio::time::timeout(READY_TIMEOUT, backend.health_check())
-        .await
-        .unwrap_or(false);
-    let body = json!({
-        "status": if healthy { "ready" } else { "unavailable" },
-        "backend": backend.backend_type(),
-    });
+    let (healthy, body) = state.readiness().await;
     let status = if healthy {
         StatusCode::OK
     } else {
@@ -36,15 +32,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// A scrape refreshes the namespace gauges after writes, or when they are older than this, so
-/// they match the counters; the refresh may take at most [`SCRAPE_REFRESH_TIMEOUT`].
-const SCRAPE_REFRESH_MAX_AGE: Duration = Duration::from_secs(10);
-const SCRAPE_REFRESH_TIMEOUT: Duration = Duration::from_secs(2);
-
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    summary = "Prometheus metrics; namespace gauges are refreshed in the background every --metrics-refresh-secs, never by a scrape",
+    responses((status = 200, description = "Prometheus text format", body = String,
+        content_type = "text/plain; version=0.0.4; charset=utf-8")))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    state
-        .refresh_gauges_if_stale(SCRAPE_REFRESH_MAX_AGE, SCRAPE_REFRESH_TIMEOUT)
-        .await;
     let text = state.metrics().render();
     (
         [(
@@ -56,6 +48,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    summary = "This OpenAPI document",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
 pub(crate) async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document())
+    Json(crate::routes::docs::document())
 }

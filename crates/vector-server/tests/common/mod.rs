@@ -448,3 +448,136 @@ pub async fn api_suite(app: &Router, ns: &str) {
     let r = send(app, "DELETE", &base, None, None).await;
     assert_eq!(r.json["dropped"], false, "{r:?}");
 }
+
+/// A memory backend that counts calls and can be slowed down: for tests of budgets (nothing
+/// reaches the backend), probe and scrape costs, and writes cut by timeouts.
+pub mod probe {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use vector_tier::{
+        Capabilities, Filter, NamespaceConfig, NamespaceInfo, QueryRequest, Record, Result,
+        ScanPage, ScanRequest, SearchResult, StoredVector, VectorBackend, async_trait,
+        memory::{MemoryBackend, MemoryConfig},
+    };
+
+    /// Calls per operation.
+    #[derive(Debug, Default)]
+    pub struct Calls {
+        pub health: AtomicUsize,
+        pub list: AtomicUsize,
+        pub info: AtomicUsize,
+        pub count: AtomicUsize,
+        pub data: AtomicUsize,
+        pub writes_done: AtomicUsize,
+    }
+
+    impl Calls {
+        pub fn get(n: &AtomicUsize) -> usize {
+            n.load(Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Debug)]
+    pub struct Probe {
+        pub inner: MemoryBackend,
+        pub calls: Arc<Calls>,
+        /// Delay of writes (`upsert_batch`, `delete_batch`).
+        pub write_delay: Duration,
+        /// Delay of `health_check`.
+        pub health_delay: Duration,
+        /// Delay of `search`.
+        pub read_delay: Duration,
+    }
+
+    impl Probe {
+        pub fn new() -> (Self, Arc<Calls>) {
+            let calls = Arc::new(Calls::default());
+            (
+                Self {
+                    inner: MemoryBackend::new(MemoryConfig::default()),
+                    calls: calls.clone(),
+                    write_delay: Duration::ZERO,
+                    health_delay: Duration::ZERO,
+                    read_delay: Duration::ZERO,
+                },
+                calls,
+            )
+        }
+    }
+
+    fn bump(n: &AtomicUsize) {
+        n.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[async_trait]
+    impl VectorBackend for Probe {
+        fn backend_type(&self) -> &'static str {
+            "memory"
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.inner.capabilities()
+        }
+        async fn health_check(&self) -> bool {
+            bump(&self.calls.health);
+            tokio::time::sleep(self.health_delay).await;
+            true
+        }
+        async fn create_namespace(&self, ns: &str, config: &NamespaceConfig) -> Result<()> {
+            bump(&self.calls.data);
+            self.inner.create_namespace(ns, config).await
+        }
+        async fn namespace_info(&self, ns: &str) -> Result<Option<NamespaceInfo>> {
+            bump(&self.calls.info);
+            self.inner.namespace_info(ns).await
+        }
+        async fn drop_namespace(&self, ns: &str) -> Result<bool> {
+            bump(&self.calls.data);
+            self.inner.drop_namespace(ns).await
+        }
+        async fn list_namespaces(&self) -> Result<Vec<String>> {
+            bump(&self.calls.list);
+            self.inner.list_namespaces().await
+        }
+        async fn clear_namespace(&self, ns: &str) -> Result<u64> {
+            bump(&self.calls.data);
+            self.inner.clear_namespace(ns).await
+        }
+        async fn upsert_batch(&self, ns: &str, records: Vec<Record>) -> Result<()> {
+            bump(&self.calls.data);
+            tokio::time::sleep(self.write_delay).await;
+            let r = self.inner.upsert_batch(ns, records).await;
+            bump(&self.calls.writes_done);
+            r
+        }
+        async fn get_batch(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<StoredVector>>> {
+            bump(&self.calls.data);
+            self.inner.get_batch(ns, keys).await
+        }
+        async fn delete_batch(&self, ns: &str, keys: &[String]) -> Result<u64> {
+            bump(&self.calls.data);
+            tokio::time::sleep(self.write_delay).await;
+            let r = self.inner.delete_batch(ns, keys).await;
+            bump(&self.calls.writes_done);
+            r
+        }
+        async fn search(&self, ns: &str, request: &QueryRequest) -> Result<Vec<SearchResult>> {
+            bump(&self.calls.data);
+            tokio::time::sleep(self.read_delay).await;
+            self.inner.search(ns, request).await
+        }
+        async fn count(&self, ns: &str, filter: Option<&Filter>) -> Result<u64> {
+            bump(&self.calls.count);
+            self.inner.count(ns, filter).await
+        }
+        async fn scan_page(&self, ns: &str, request: &ScanRequest) -> Result<ScanPage> {
+            bump(&self.calls.data);
+            self.inner.scan_page(ns, request).await
+        }
+        async fn delete_by_filter(&self, ns: &str, filter: &Filter) -> Result<u64> {
+            bump(&self.calls.data);
+            self.inner.delete_by_filter(ns, filter).await
+        }
+    }
+}
