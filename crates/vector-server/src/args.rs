@@ -1,12 +1,15 @@
 //! [`ServeArgs`]: every setting of `vtier serve`, as flags or the design document's
-//! environment variables (`PORT`, `BACKEND_TYPE`, `REDIS_URL`, `WEAVIATE_URL`,
-//! `PG_CONNECTION_STRING`) and `VTIER_*` ones.
+//! environment variables (`PORT`, `BACKEND_TYPE`, and each backend's keys from the registry:
+//! `REDIS_URL`, `WEAVIATE_URL`, `PG_CONNECTION_STRING`, ...) and `VTIER_*` ones.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use vector_tier::{BackendKind, redact_url};
+use std::collections::BTreeMap;
+
+use vector_tier::driver::ConfigKey;
+use vector_tier::{BackendConfig, BackendKind, redact_url};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -35,22 +38,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BACKEND_TYPE", default_value = "memory")]
     pub backend: BackendKind,
 
-    /// Redis Stack URL, e.g. redis://localhost:6379 (backend redis).
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
-
-    /// Weaviate URL, e.g. http://localhost:8080 (backend weaviate).
-    #[arg(long, env = "WEAVIATE_URL", hide_env_values = true)]
-    pub weaviate_url: Option<String>,
-
-    /// Weaviate API key (backend weaviate).
-    #[arg(long, env = "WEAVIATE_API_KEY", hide_env_values = true)]
-    pub weaviate_api_key: Option<String>,
-
-    /// PostgreSQL connection string, e.g. postgresql://user:pass@localhost:5432/vector_db
-    /// (backend pgvector).
-    #[arg(long, env = "PG_CONNECTION_STRING", hide_env_values = true)]
-    pub pg_connection_string: Option<String>,
+    /// Every compiled-in backend's configuration keys (`--redis-url` / `REDIS_URL`, ...).
+    #[command(flatten)]
+    pub backend_keys: BackendKeys,
 
     /// File of API tokens: `NAME:SECRET` entries separated by line breaks, spaces or `,`; a
     /// line starting with `#` is a comment. NAME is 1..=64 of [A-Za-z0-9_.-] (the audit log's
@@ -158,16 +148,87 @@ pub struct ServeArgs {
     pub otlp_endpoint: Option<String>,
 }
 
+/// The configuration keys of every compiled-in backend, as flags and environment variables:
+/// derived from the backend registry (`vector_tier::registry`), so a backend added there gets
+/// its `--flag` and variable here without a line of this crate changing.
+#[derive(Clone, Default)]
+pub struct BackendKeys {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl BackendKeys {
+    /// Sets a key (`redis_url`, ...).
+    pub fn set(&mut self, key: &'static str, value: impl Into<String>) {
+        self.values.insert(key, value.into());
+    }
+
+    /// Removes a key.
+    pub fn unset(&mut self, key: &str) {
+        self.values.remove(key);
+    }
+
+    /// The keys as the facade's config.
+    pub fn to_config(&self) -> BackendConfig {
+        self.values
+            .iter()
+            .fold(BackendConfig::default(), |c, (k, v)| c.set(k, v.clone()))
+    }
+
+    fn keys() -> impl Iterator<Item = &'static ConfigKey> {
+        vector_tier::registry().iter().flat_map(|e| e.config_keys)
+    }
+}
+
+impl fmt::Debug for BackendKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_config(), f)
+    }
+}
+
+impl clap::FromArgMatches for BackendKeys {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut keys = Self::default();
+        keys.update_from_arg_matches(matches)?;
+        Ok(keys)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for key in Self::keys() {
+            if let Some(v) = matches.get_one::<String>(key.name) {
+                self.values.insert(key.name, v.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for BackendKeys {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for key in Self::keys() {
+            cmd = cmd.arg(
+                clap::Arg::new(key.name)
+                    .long(key.flag())
+                    .env(key.env())
+                    .hide_env_values(key.secret)
+                    .value_name("VALUE")
+                    .help(key.help),
+            );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
 impl Default for ServeArgs {
     fn default() -> Self {
         Self {
             port: 8000,
             bind: IpAddr::from([0, 0, 0, 0]),
             backend: BackendKind::Memory,
-            redis_url: None,
-            weaviate_url: None,
-            weaviate_api_key: None,
-            pg_connection_string: None,
+            backend_keys: BackendKeys::default(),
             api_tokens_file: None,
             api_tokens: None,
             rate_limit: 0.0,
@@ -198,18 +259,11 @@ impl Default for ServeArgs {
 
 impl fmt::Debug for ServeArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let url = |v: &Option<String>| v.as_deref().map(redact_url);
         f.debug_struct("ServeArgs")
             .field("port", &self.port)
             .field("bind", &self.bind)
             .field("backend", &self.backend)
-            .field("redis_url", &url(&self.redis_url))
-            .field("weaviate_url", &url(&self.weaviate_url))
-            .field(
-                "weaviate_api_key",
-                &self.weaviate_api_key.as_ref().map(|_| "***"),
-            )
-            .field("pg_connection_string", &url(&self.pg_connection_string))
+            .field("backend_keys", &self.backend_keys)
             .field("api_tokens_file", &self.api_tokens_file)
             .field("api_tokens", &self.api_tokens.as_ref().map(|_| "***"))
             .field("rate_limit", &self.rate_limit)

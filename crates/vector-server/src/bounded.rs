@@ -103,6 +103,18 @@ pub(crate) fn embedding<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::
     )
 }
 
+/// Queries of a batch query: at most [`crate::limits::MAX_BATCH_QUERIES`].
+pub(crate) fn queries<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    bounded(
+        d,
+        crate::limits::MAX_BATCH_QUERIES,
+        "queries",
+        "the batch query limit",
+    )
+}
+
 /// Keys of a batch get or delete: at most `--max-batch-keys`.
 pub(crate) fn keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let max = LIMITS.with(|l| l.get().keys);

@@ -22,6 +22,10 @@ pub(crate) const DEFAULT_MAX_K: usize = 1000;
 /// Default of `--max-scan-page`.
 pub(crate) const DEFAULT_MAX_SCAN_PAGE: usize = 1000;
 /// Default of `--max-response-bytes`: 8 MiB.
+/// Most queries in one `query:batch` request (each still bounded by `--max-k`, and their answers
+/// together by `--max-response-bytes`).
+pub(crate) const MAX_BATCH_QUERIES: usize = 100;
+/// Default of `--max-response-bytes`.
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 /// Default of `--max-concurrent-requests`.
 pub(crate) const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;

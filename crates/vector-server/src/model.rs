@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vector_tier::{
-    FieldType, Filter, FilterValue, IndexKind, Metadata, Metric, NamespaceConfig, NamespaceInfo,
-    Record, SearchResult, StoredVector,
+    FieldType, Filter, FilterValue, Fusion, IndexKind, Metadata, Metric, NamespaceConfig,
+    NamespaceInfo, Record, SearchResult, StoredVector,
 };
 
 use crate::bounded;
@@ -56,6 +56,8 @@ pub(crate) enum FieldTypeName {
     Number,
     /// Booleans.
     Bool,
+    /// Strings indexed for keyword search (not usable in filters).
+    Text,
 }
 
 /// A namespace's configuration (body of `PUT /v1/namespaces/{namespace}`).
@@ -98,6 +100,7 @@ impl From<NamespaceConfigBody> for NamespaceConfig {
                 FieldTypeName::Keyword => FieldType::Keyword,
                 FieldTypeName::Number => FieldType::Number,
                 FieldTypeName::Bool => FieldType::Bool,
+                FieldTypeName::Text => FieldType::Text,
             };
             config = config.with_field(name, ty);
         }
@@ -127,6 +130,7 @@ impl From<&NamespaceConfig> for NamespaceConfigBody {
                         FieldType::Keyword => FieldTypeName::Keyword,
                         FieldType::Number => FieldTypeName::Number,
                         FieldType::Bool => FieldTypeName::Bool,
+                        FieldType::Text => FieldTypeName::Text,
                     };
                     (name.clone(), ty)
                 })
@@ -478,14 +482,60 @@ fn default_k() -> u64 {
     10
 }
 
-/// Body of `POST .../query`.
+/// How a hybrid query fuses its legs.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(tag = "fusion", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum FusionBody {
+    /// Reciprocal rank fusion: `Σ 1/(k + rank)`, ranks from 1.
+    Rrf {
+        /// The constant added to ranks.
+        #[serde(default = "default_rrf_k")]
+        #[schema(default = 60, maximum = 1000000)]
+        k: u32,
+    },
+    /// `alpha · mm(vector) + (1 − alpha) · mm(keyword)` of min-max normalised leg scores.
+    Weighted {
+        /// The vector leg's weight, in [0, 1].
+        #[serde(default = "default_alpha")]
+        #[schema(default = 0.5, minimum = 0.0, maximum = 1.0)]
+        alpha: f64,
+    },
+}
+
+fn default_rrf_k() -> u32 {
+    60
+}
+
+fn default_alpha() -> f64 {
+    0.5
+}
+
+impl From<FusionBody> for Fusion {
+    fn from(f: FusionBody) -> Self {
+        match f {
+            FusionBody::Rrf { k } => Fusion::Rrf { k },
+            FusionBody::Weighted { alpha } => Fusion::Weighted { alpha },
+        }
+    }
+}
+
+/// Body of `POST .../query`: an embedding (vector search), a `text` (keyword search), or
+/// both (hybrid search, fused as `hybrid` says; reciprocal rank fusion by default).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueryBody {
-    /// The query embedding.
-    #[serde(deserialize_with = "bounded::embedding")]
-    #[schema(min_items = 1, max_items = 16000)]
+    /// The query embedding; leave it out for a keyword-only query.
+    #[serde(default, deserialize_with = "bounded::embedding")]
+    #[schema(max_items = 16000)]
     pub(crate) embedding: Vec<f32>,
+    /// Keyword query text: lower-cased ASCII words (every other character separates words),
+    /// matched with OR and ranked by BM25 over the namespace's text fields.
+    #[serde(default)]
+    #[schema(max_length = 16384)]
+    pub(crate) text: Option<String>,
+    /// With `text` and an embedding: how the two legs are fused.
+    #[serde(default)]
+    pub(crate) hybrid: Option<FusionBody>,
     /// How many neighbours, 1..=`--max-k` (default 1000); ties at the k-th place are broken by
     /// key.
     #[serde(default = "default_k")]
@@ -551,18 +601,70 @@ pub(crate) struct Hit {
     /// The embedding, with `include_embedding`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) embedding: Option<Vec<f32>>,
+    /// Keyword and hybrid queries: the hit's score and 1-based rank in each leg (`score` is
+    /// then the BM25 or fused score, and `distance` is `-score`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) legs: Option<LegsOut>,
+}
+
+/// A hit's place in each leg of a keyword or hybrid query.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LegsOut {
+    /// In the vector leg.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) vector: Option<LegOut>,
+    /// In the keyword leg.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) keyword: Option<LegOut>,
+}
+
+/// Score and 1-based rank in one leg.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LegOut {
+    /// The leg's score.
+    pub(crate) score: f64,
+    /// 1-based rank.
+    pub(crate) rank: u64,
 }
 
 impl From<SearchResult> for Hit {
     fn from(r: SearchResult) -> Self {
+        let leg = |l: Option<vector_tier::LegHit>| {
+            l.map(|l| LegOut {
+                score: l.score,
+                rank: l.rank as u64,
+            })
+        };
         Self {
             key: r.key,
             score: r.score,
             distance: r.distance,
             metadata: r.metadata,
             embedding: r.embedding,
+            legs: r.legs.map(|l| LegsOut {
+                vector: leg(l.vector),
+                keyword: leg(l.keyword),
+            }),
         }
     }
+}
+
+/// Body of `POST .../query:batch`: several queries on one namespace, answered in order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueryBatchBody {
+    /// The queries, at most 100; the sum of their answers counts against
+    /// `--max-response-bytes`.
+    #[serde(deserialize_with = "bounded::queries")]
+    #[schema(max_items = 100)]
+    pub(crate) queries: Vec<QueryBody>,
+}
+
+/// Answer of `POST .../query:batch`: one answer per query, in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QueryBatchResponse {
+    /// The answers.
+    pub(crate) results: Vec<QueryResponse>,
 }
 
 /// Answer of `POST .../query`: best first (score descending, then key ascending).

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing_subscriber::EnvFilter;
-use vector_tier::{BackendConfig, VectorBackend as _, VectorBackendFactory};
+use vector_tier::{VectorBackend as _, VectorBackendFactory};
 
 use crate::args::{LogFormat, ServeArgs};
 use crate::auth::{check_distinct, parse_tokens, read_token_file};
@@ -277,15 +277,8 @@ impl Server {
                 "TLS was requested but vector-server was built without the `tls` feature".into(),
             ));
         }
-        let mut backend_config = BackendConfig::from_env();
-        backend_config.redis_url.clone_from(&args.redis_url);
-        backend_config.weaviate_url.clone_from(&args.weaviate_url);
-        backend_config
-            .weaviate_api_key
-            .clone_from(&args.weaviate_api_key);
-        backend_config
-            .pg_connection_string
-            .clone_from(&args.pg_connection_string);
+        // Flags and their environment variables (clap reads both).
+        let backend_config = args.backend_keys.to_config();
         let backend = VectorBackendFactory::create(args.backend, &backend_config)
             .await
             .map_err(|source| ServeError::Backend {

@@ -173,7 +173,7 @@ async fn bad_settings_fail_at_startup() {
     // The redis backend without `redis_url` (flag or REDIS_URL) cannot start.
     let mut a = args();
     a.backend = vector_tier::BackendKind::Redis;
-    a.redis_url = None;
+    a.backend_keys.unset("redis_url");
     let e = Server::bind(&a).await.unwrap_err().to_string();
     assert!(e.contains("redis"), "{e}");
 }

@@ -7,7 +7,10 @@ use std::collections::HashSet;
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::response::Response;
-use vector_tier::{Filter, NamespaceConfig, QueryRequest, Record, ScanRequest, VectorBackend as _};
+use vector_tier::{
+    Filter, NamespaceConfig, QueryRequest, Record, ScanRequest, VectorBackend as _,
+    VectorBackendExt as _,
+};
 
 use crate::audit;
 use crate::auth::Caller;
@@ -15,8 +18,9 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::model::{
     Count, CountBody, DeleteByFilterBody, Deleted, DeletedOne, Dropped, KeyList,
-    NamespaceConfigBody, NamespaceCreated, NamespaceInfoBody, NamespaceList, QueryBody,
-    QueryResponse, RecordList, ScanBody, ScanPageOut, Upserted, VectorBody, VectorList, VectorOut,
+    NamespaceConfigBody, NamespaceCreated, NamespaceInfoBody, NamespaceList, QueryBatchBody,
+    QueryBatchResponse, QueryBody, QueryResponse, RecordList, ScanBody, ScanPageOut, Upserted,
+    VectorBody, VectorList, VectorOut,
 };
 use crate::routes::Held;
 use crate::routes::docs::{
@@ -355,6 +359,19 @@ pub(crate) async fn query(
     ApiJson(body): ApiJson<QueryBody>,
 ) -> Result<Response, ApiError> {
     let limits = state.inner.config.limits;
+    let request = query_request(&limits, body, "query")?;
+    let results = state.backend().search(&namespace, &request).await?;
+    limits.json(&QueryResponse {
+        results: results.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// A query body checked against the budgets (k, estimated answer) and turned into a request.
+fn query_request(
+    limits: &crate::limits::Limits,
+    body: QueryBody,
+    what: &str,
+) -> Result<QueryRequest, ApiError> {
     let k = limits.check_k(body.k)?;
     let dim = if body.include_embedding {
         body.embedding.len()
@@ -362,14 +379,49 @@ pub(crate) async fn query(
         0
     };
     // Keys are at most 512 bytes each.
-    limits.check_answer("query", k, dim, k.saturating_mul(512))?;
+    limits.check_answer(what, k, dim, k.saturating_mul(512))?;
     let mut request = QueryRequest::new(body.embedding, k);
     request.threshold = body.threshold;
     request.filter = body.filter.map(Filter::from);
     request.include_embedding = body.include_embedding;
-    let results = state.backend().search(&namespace, &request).await?;
-    limits.json(&QueryResponse {
-        results: results.into_iter().map(Into::into).collect(),
+    request.text = body.text;
+    request.hybrid = body.hybrid.map(Into::into);
+    Ok(request)
+}
+
+#[utoipa::path(post, path = "/v1/namespaces/{namespace}/query:batch", tag = "api",
+    summary = "Several queries on one namespace in one call; each answer equals the single query's",
+    params(("namespace" = String, Path, description = "1..=64 characters of [A-Za-z0-9_-]", pattern = "^[A-Za-z0-9_-]{1,64}$")),
+    request_body = QueryBatchBody,
+    security(("bearer" = []), ()),
+    responses((status = 200, description = "One answer per query, in order", body = QueryBatchResponse), Common, BodyErrors, Unsupported))]
+pub(crate) async fn query_batch(
+    State(state): State<AppState>,
+    ApiPath(namespace): ApiPath<String>,
+    ApiJson(body): ApiJson<QueryBatchBody>,
+) -> Result<Response, ApiError> {
+    let limits = state.inner.config.limits;
+    let mut total = 0usize;
+    let mut requests = Vec::with_capacity(body.queries.len());
+    for q in body.queries {
+        let dim = if q.include_embedding {
+            q.embedding.len()
+        } else {
+            0
+        };
+        let r = query_request(&limits, q, "query:batch")?;
+        total = total.saturating_add(r.k);
+        limits.check_answer("query:batch", total, dim, total.saturating_mul(512))?;
+        requests.push(r);
+    }
+    let answers = state.backend().search_batch(&namespace, &requests).await?;
+    limits.json(&QueryBatchResponse {
+        results: answers
+            .into_iter()
+            .map(|results| QueryResponse {
+                results: results.into_iter().map(Into::into).collect(),
+            })
+            .collect(),
     })
 }
 

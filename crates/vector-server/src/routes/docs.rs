@@ -129,6 +129,7 @@ impl Modify for Security {
         super::api::get_batch,
         super::api::delete_batch,
         super::api::query,
+        super::api::query_batch,
         super::api::count,
         super::api::scan,
         super::api::delete_by_filter,

@@ -61,6 +61,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route!(POST "/v1/namespaces/{namespace}/vectors:get", true, post(api::get_batch)),
         route!(POST "/v1/namespaces/{namespace}/vectors:delete", true, post(api::delete_batch)),
         route!(POST "/v1/namespaces/{namespace}/query", true, post(api::query)),
+        route!(POST "/v1/namespaces/{namespace}/query:batch", true, post(api::query_batch)),
         route!(POST "/v1/namespaces/{namespace}/count", true, post(api::count)),
         route!(POST "/v1/namespaces/{namespace}/scan", true, post(api::scan)),
         route!(POST "/v1/namespaces/{namespace}/delete-by-filter", true, post(api::delete_by_filter)),
