@@ -17,8 +17,8 @@
 mod backends;
 mod ci;
 mod debian;
-mod ops;
 mod fuzz;
+mod ops;
 mod servers;
 mod tidy;
 mod util;
