@@ -55,17 +55,35 @@ impl<D: Driver> Backend<D> {
         &self.driver
     }
 
-    /// The current incarnation of `name`: from the cache, else from the server.
-    async fn entry(&self, name: NamespaceName<'_>) -> Result<Option<Arc<D::Namespace>>> {
+    /// The current incarnation of `name`: from the cache, else from the server; and whether
+    /// it came from the cache.
+    async fn entry(&self, name: NamespaceName<'_>) -> Result<Option<(Arc<D::Namespace>, bool)>> {
         if let Some(e) = self.catalog.get(name.as_str()) {
-            return Ok(Some(e));
+            return Ok(Some((e, true)));
         }
         let Some(loaded) = self.driver.load_namespace(name).await? else {
             return Ok(None);
         };
         let loaded = Arc::new(loaded);
         self.catalog.put(name.as_str(), &loaded);
-        Ok(Some(loaded))
+        Ok(Some((loaded, false)))
+    }
+
+    /// After a request failed validation against a cached entry: whether the namespace on the
+    /// server now has another config (or is gone), so the request must be checked again. A
+    /// cached config may be one that another client replaced (dropped and re-created), and
+    /// refusing a request for it would be wrong; the driver never sees such a request, so its
+    /// incarnation check cannot catch it.
+    async fn config_changed(
+        &self,
+        name: NamespaceName<'_>,
+        stale: &Arc<D::Namespace>,
+    ) -> Result<bool> {
+        self.catalog.forget_stale(name.as_str(), stale);
+        Ok(self
+            .entry(name)
+            .await?
+            .is_none_or(|(fresh, _)| fresh.config() != stale.config()))
     }
 
     /// Runs `op` on the current incarnation of `name`, reloading and retrying when the driver
@@ -78,12 +96,18 @@ impl<D: Driver> Backend<D> {
     {
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            let Some(entry) = self.entry(name).await? else {
+            let Some((entry, cached)) = self.entry(name).await? else {
                 return Ok(None);
             };
             match op(entry.clone()).await {
                 Err(e) if e.is_namespace_changed() => {
                     self.catalog.forget_stale(name.as_str(), &entry);
+                    last = Some(e);
+                }
+                Err(e) if cached && e.kind().is_invalid_input() => {
+                    if !self.config_changed(name, &entry).await? {
+                        return Err(e);
+                    }
                     last = Some(e);
                 }
                 r => return r.map(Some),
@@ -152,7 +176,7 @@ impl Unprepared {
         match &mut self.1 {
             Some(b) => b.revalidate(config)?,
             None => {
-                let records = self.0.take().unwrap_or_default();
+                let records = self.0.get_or_insert_default();
                 self.1 = Some(WriteBatch::prepare(records, config)?);
             }
         }
@@ -233,8 +257,8 @@ impl<D: Driver> VectorBackend for Backend<D> {
         let mut batch = Unprepared(Some(records), None);
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            let (entry, created) = match self.entry(name).await? {
-                Some(e) => (e, false),
+            let (entry, created, cached) = match self.entry(name).await? {
+                Some((e, cached)) => (e, false, cached),
                 None => {
                     // Validate against the implicit config before creating anything.
                     let implicit = implicit_config(batch.records())?;
@@ -242,10 +266,19 @@ impl<D: Driver> VectorBackend for Backend<D> {
                     let ensured = self.driver.create_namespace(name, &implicit).await?;
                     let entry = Arc::new(ensured.namespace);
                     self.catalog.put(namespace, &entry);
-                    (entry, ensured.created)
+                    (entry, ensured.created, false)
                 }
             };
-            let prepared = batch.prepare(entry.config())?;
+            let prepared = match batch.prepare(entry.config()) {
+                Err(e) if cached && e.kind().is_invalid_input() => {
+                    if !self.config_changed(name, &entry).await? {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                    continue;
+                }
+                r => r?,
+            };
             match self.driver.write(&entry, prepared).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_namespace_changed() => {

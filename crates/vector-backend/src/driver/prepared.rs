@@ -107,10 +107,13 @@ pub struct WriteBatch {
 
 impl WriteBatch {
     /// Validates every record (duplicates included) against `config`, then folds duplicates.
-    pub(crate) fn prepare(records: Vec<Record>, config: &NamespaceConfig) -> Result<Self> {
+    /// The records are taken only when they are valid: a caller may check them again against
+    /// another config.
+    pub(crate) fn prepare(records: &mut Vec<Record>, config: &NamespaceConfig) -> Result<Self> {
         records
             .iter()
             .try_for_each(|r| validate::record(r, config))?;
+        let records = std::mem::take(records);
         let mut last: HashMap<&str, usize> = HashMap::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
             last.insert(r.key.as_str(), i);
@@ -371,11 +374,10 @@ mod tests {
     #[test]
     fn batches_keep_the_last_record_of_each_key_in_key_order() {
         let r = |k: &str, v: f32| Record::new(k, vec![v, 1.0], Default::default());
-        let b = WriteBatch::prepare(
-            vec![r("b", 1.0), r("a", 2.0), r("b", 3.0)],
-            &NamespaceConfig::new(2),
-        )
-        .unwrap();
+        let mut records = vec![r("b", 1.0), r("a", 2.0), r("b", 3.0)];
+        assert!(WriteBatch::prepare(&mut records, &NamespaceConfig::new(3)).is_err());
+        assert_eq!(records.len(), 3, "kept after a failed check");
+        let b = WriteBatch::prepare(&mut records, &NamespaceConfig::new(2)).unwrap();
         let got: Vec<_> = b
             .records()
             .iter()

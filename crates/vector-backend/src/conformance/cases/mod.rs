@@ -135,6 +135,7 @@ pub(crate) fn all_cases() -> Vec<Case> {
         case!(replicas::upsert_after_drop_elsewhere_creates_again),
         case!(replicas::stale_dimension_is_refused_after_recreate),
         case!(replicas::recreated_metric_is_used_elsewhere),
+        case!(replicas::recreated_dimension_is_accepted_elsewhere),
         case!(replicas::clear_elsewhere_is_seen),
         case!(replicas::deletes_elsewhere_are_seen),
         case!(replicas::reads_after_drop_elsewhere_are_empty),

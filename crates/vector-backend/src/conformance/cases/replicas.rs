@@ -111,6 +111,33 @@ pub(crate) async fn recreated_metric_is_used_elsewhere(ctx: Ctx) -> anyhow::Resu
     Ok(())
 }
 
+pub(crate) async fn recreated_dimension_is_accepted_elsewhere(ctx: Ctx) -> anyhow::Result<()> {
+    // The other way round from `stale_dimension_is_refused_after_recreate`: what a's stale
+    // config would refuse, the namespace now accepts. Checks against a cached config must not
+    // stand in for the server's.
+    let (a, b) = (&ctx.backend, ctx.second().await?);
+    let ns = ctx.ns();
+    ctx.put(ns, "k1", vec![1.0, 2.0], no_meta()).await?;
+    ensure!(a.get(ns, "k1").await?.is_some(), "a knows the namespace");
+    b.drop_namespace(ns).await?;
+    b.create_namespace(ns, &NamespaceConfig::new(3)).await?;
+    a.upsert(ns, "k2", vec![1.0, 2.0, 3.0], no_meta())
+        .await
+        .context("a's upsert of the new dimension")?;
+    let batch = vec![Record::new("k3", vec![3.0, 2.0, 1.0], no_meta())];
+    a.upsert_batch(ns, batch)
+        .await
+        .context("a's batch of the new dimension")?;
+    let hits = a.query(ns, &[1.0, 2.0, 3.0], 5, None).await?;
+    ensure!(
+        hits.iter().map(|h| h.key.as_str()).collect::<Vec<_>>() == ["k2", "k3"],
+        "a queries the new dimension: {hits:?}"
+    );
+    ensure!(b.count(ns, None).await? == 2, "b counts a's two writes");
+    b.close().await;
+    Ok(())
+}
+
 pub(crate) async fn clear_elsewhere_is_seen(ctx: Ctx) -> anyhow::Result<()> {
     let (a, b) = (&ctx.backend, ctx.second().await?);
     let ns = ctx.ns();
