@@ -340,7 +340,7 @@ pub(crate) fn encode_cursor(key: &str) -> String {
 /// `InvalidArgument` when the cursor was not made by [`encode_cursor`].
 pub(crate) fn decode_cursor(cursor: &str) -> Result<String> {
     let malformed = || Error::invalid_argument("scan cursor is malformed");
-    if cursor.len() % 2 != 0 || cursor.len() > 2 * validate::MAX_KEY_BYTES {
+    if !cursor.len().is_multiple_of(2) || cursor.len() > 2 * validate::MAX_KEY_BYTES {
         return Err(malformed());
     }
     let bytes = (0..cursor.len())
