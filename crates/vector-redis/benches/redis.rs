@@ -203,11 +203,7 @@ fn main() {
                             .arg("m")
                             .arg(serde_json::to_string(&r.metadata).unwrap_or_default())
                             .ignore();
-                        p.cmd("ZADD")
-                            .arg(&raw_keys)
-                            .arg(0)
-                            .arg(&key)
-                            .ignore();
+                        p.cmd("ZADD").arg(&raw_keys).arg(0).arg(&key).ignore();
                     }
                     pipes.push(p);
                 }
