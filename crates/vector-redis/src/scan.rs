@@ -12,6 +12,7 @@ use crate::error::RedisError;
 use crate::filter::to_query;
 use crate::reply;
 use crate::schema::{F_META, F_VEC};
+use crate::search::ft_search;
 
 /// Keys read per round trip by a filtered scan.
 const SCAN_CHUNK: usize = 500;
@@ -49,16 +50,9 @@ pub(crate) async fn count(
             p.cmd("ZCARD").arg(&names.keys);
         }
         Some(f) => {
-            p.cmd("FT.SEARCH")
-                .arg(&names.index)
-                .arg(to_query(f, ns.config()))
-                .arg("LIMIT")
-                .arg(0)
-                .arg(0)
-                .arg("TIMEOUT")
-                .arg(client.timeout().as_millis() as u64)
-                .arg("DIALECT")
-                .arg(2);
+            let mut cmd = ft_search(client, ns, &to_query(f, ns.config()));
+            cmd.arg("LIMIT").arg(0).arg(0);
+            p.add_command(cmd);
         }
     }
     let v = catalog::checked_read_one(client, ns, p).await?;

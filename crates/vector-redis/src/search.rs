@@ -26,10 +26,9 @@ pub(crate) async fn search_batch(
     ns: &RedisNamespace,
     queries: &[Query<'_>],
 ) -> Result<Vec<Vec<SearchResult>>> {
-    let timeout_ms = client.timeout().as_millis() as u64;
     let mut p = redis::pipe();
     for q in queries {
-        p.add_command(knn_command(ns, q, timeout_ms));
+        p.add_command(knn_command(client, ns, q));
     }
     let replies = catalog::checked_read(client, ns, p).await?;
     queries
@@ -42,8 +41,22 @@ pub(crate) async fn search_batch(
         .collect()
 }
 
+/// `FT.SEARCH` of `text` on the incarnation's index (query dialect 2), for the caller to add
+/// options to. The server's own time limit is the operation timeout: its default (500 ms,
+/// then return partial results) would silently cut large exact searches short.
+pub(crate) fn ft_search(client: &Client, ns: &RedisNamespace, text: &str) -> Cmd {
+    let mut cmd = redis::cmd("FT.SEARCH");
+    cmd.arg(&ns.names().index)
+        .arg(text)
+        .arg("TIMEOUT")
+        .arg(client.timeout().as_millis() as u64)
+        .arg("DIALECT")
+        .arg(2);
+    cmd
+}
+
 /// The FT.SEARCH KNN command for a query: up to [`Query::fetch`] candidates, nearest first.
-fn knn_command(ns: &RedisNamespace, query: &Query<'_>, timeout_ms: u64) -> Cmd {
+fn knn_command(client: &Client, ns: &RedisNamespace, query: &Query<'_>) -> Cmd {
     let config = ns.config();
     let fetch = query.fetch();
     let filtered = query.filter().is_some();
@@ -62,8 +75,7 @@ fn knn_command(ns: &RedisNamespace, query: &Query<'_>, timeout_ms: u64) -> Cmd {
         knn.push_str(" EF_RUNTIME $EF");
     }
     knn.push_str(&format!(" AS {SCORE_ALIAS}]"));
-    let mut cmd = redis::cmd("FT.SEARCH");
-    cmd.arg(&ns.names().index).arg(knn);
+    let mut cmd = ft_search(client, ns, &knn);
     // An HNSW graph built on inner products (not a metric) navigates worse than one on
     // cosine or L2 distances: measured recall@10 on the suite's clustered set was 0.86 at
     // EF_RUNTIME 100 and 0.93 at 300, so IP searches look much wider.
@@ -91,15 +103,7 @@ fn knn_command(ns: &RedisNamespace, query: &Query<'_>, timeout_ms: u64) -> Cmd {
     if include_embedding {
         cmd.arg(F_VEC);
     }
-    // The server's own time limit is the operation timeout: its default (500 ms, then return
-    // partial results) would silently cut large exact searches short.
-    cmd.arg("LIMIT")
-        .arg(0)
-        .arg(fetch)
-        .arg("TIMEOUT")
-        .arg(timeout_ms)
-        .arg("DIALECT")
-        .arg(2);
+    cmd.arg("LIMIT").arg(0).arg(fetch);
     cmd
 }
 

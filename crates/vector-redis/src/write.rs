@@ -14,6 +14,7 @@ use crate::client::Client;
 use crate::filter::to_query;
 use crate::reply;
 use crate::schema::{F_KEY, F_META, F_VEC, blob, index_fields};
+use crate::search::ft_search;
 
 /// Records per script in bulk writes, and scripts in flight at once on the multiplexed
 /// connection (each script blocks the server while it runs, so chunks stay small).
@@ -127,18 +128,10 @@ pub(crate) async fn delete_matching(
     let query = to_query(filter, ns.config());
     let mut total = 0;
     loop {
+        let mut cmd = ft_search(client, ns, &query);
+        cmd.arg("NOCONTENT").arg("LIMIT").arg(0).arg(DELETE_CHUNK);
         let mut p = redis::pipe();
-        p.cmd("FT.SEARCH")
-            .arg(&names.index)
-            .arg(&query)
-            .arg("NOCONTENT")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(DELETE_CHUNK)
-            .arg("TIMEOUT")
-            .arg(client.timeout().as_millis() as u64)
-            .arg("DIALECT")
-            .arg(2);
+        p.add_command(cmd);
         let ids = reply::search_ids(&catalog::checked_read_one(client, ns, p).await?)?;
         let keys: Vec<&[u8]> = ids
             .iter()

@@ -380,28 +380,40 @@ async fn frozen_server_times_out_then_recovers() {
     );
 }
 
+/// A backend on `server` (2 s timeout) with record `a` in `ns`, and a raw connection after
+/// `CONFIG SET setting value`.
+async fn with_record(
+    server: &Instance,
+    ns: &str,
+    setting: &str,
+    value: u64,
+) -> (RedisBackend, redis::aio::MultiplexedConnection) {
+    let b = RedisBackend::open(&server.url("?timeout_ms=2000"))
+        .await
+        .expect("open");
+    b.upsert(ns, "a", vec![1.0, 0.5], Metadata::new())
+        .await
+        .expect("upsert");
+    let mut raw = server.raw().await;
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(setting)
+        .arg(value)
+        .exec_async(&mut raw)
+        .await
+        .expect("config set");
+    (b, raw)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loading_server_is_unavailable() {
     let Some(server) = Instance::start("loading_server_is_unavailable") else {
         return;
     };
-    let b = RedisBackend::open(&server.url("?timeout_ms=2000"))
-        .await
-        .expect("open");
     let ns = "loading";
-    b.upsert(ns, "a", vec![1.0, 0.5], Metadata::new())
-        .await
-        .expect("upsert");
     // An append-only file long enough to take a while to load: 300,000 commands, kept as
     // commands (no rewrite into an RDB preamble, which would load much faster).
-    let mut raw = server.raw().await;
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("auto-aof-rewrite-percentage")
-        .arg(0)
-        .exec_async(&mut raw)
-        .await
-        .expect("config set");
+    let (b, mut raw) = with_record(&server, ns, "auto-aof-rewrite-percentage", 0).await;
     redis::cmd("EVAL")
         .arg("for i = 1, 300000 do redis.call('SET', 'fill:' .. i, 'x') end return 1")
         .arg(0)
@@ -450,21 +462,8 @@ async fn busy_server_is_unavailable() {
     let Some(server) = Instance::start("busy_server_is_unavailable") else {
         return;
     };
-    let b = RedisBackend::open(&server.url("?timeout_ms=2000"))
-        .await
-        .expect("open");
     let ns = "busy";
-    b.upsert(ns, "a", vec![1.0, 0.5], Metadata::new())
-        .await
-        .expect("upsert");
-    let mut raw = server.raw().await;
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("busy-reply-threshold")
-        .arg(100)
-        .exec_async(&mut raw)
-        .await
-        .expect("config set");
+    let (b, mut raw) = with_record(&server, ns, "busy-reply-threshold", 100).await;
     // Another client runs a script for 3 s; past the threshold, Redis answers BUSY.
     let script = tokio::spawn(async move {
         redis::cmd("EVAL")
