@@ -26,6 +26,8 @@ use vector_backend::{
 };
 use vector_redis::RedisBackend;
 
+/// Vectors in the query namespace; `VTIER_BENCH_N` sets another number (a multiple of
+/// `BATCH`) on machines where loading 100,000 into HNSW takes too long.
 const N: usize = 100_000;
 const DIM: usize = 384;
 const K: usize = 10;
@@ -136,14 +138,18 @@ fn main() {
     rt.block_on(backend.create_namespace(&ns_query, &NamespaceConfig::new(DIM)))
         .expect("create");
     let start = Instant::now();
-    for from in (0..N).step_by(BATCH) {
+    let n: usize = std::env::var("VTIER_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(N);
+    for from in (0..n).step_by(BATCH) {
         rt.block_on(backend.upsert_batch(&ns_query, records(&mut rng, from, BATCH)))
             .expect("load");
     }
     let took = start.elapsed();
     eprintln!(
-        "benches/redis: initial load of {N} x {DIM} into an HNSW index: {took:.1?} ({:.0} vectors/s)",
-        N as f64 / took.as_secs_f64()
+        "benches/redis: initial load of {n} x {DIM} into an HNSW index: {took:.1?} ({:.0} vectors/s)",
+        n as f64 / took.as_secs_f64()
     );
     let queries: Vec<Vec<f32>> = (0..1000).map(|_| rng.vector(DIM)).collect();
 

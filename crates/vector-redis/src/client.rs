@@ -46,7 +46,9 @@ impl Client {
         let limit = config.timeout;
         let settings = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(limit))
-            .set_response_timeout(Some(limit))
+            // Replies are bounded per call by `bounded` instead, so that a bulk write can give
+            // its chunks the time they may spend queued behind each other.
+            .set_response_timeout(None)
             // Few, quick reconnect attempts: callers get `Unavailable` fast while the server is
             // down, and the first call after it is back reconnects at once.
             .set_number_of_retries(2)
@@ -89,10 +91,20 @@ impl Client {
         &self,
         invocation: &ScriptInvocation<'_>,
     ) -> RResult<T> {
+        self.script_within(self.timeout(), invocation).await
+    }
+
+    /// [`Client::script`] with another time limit.
+    pub(crate) async fn script_within<T: FromRedisValue>(
+        &self,
+        limit: Duration,
+        invocation: &ScriptInvocation<'_>,
+    ) -> RResult<T> {
         let mut conn = self.manager.clone();
-        bounded(self.timeout(), async move {
-            invocation.invoke_async(&mut conn).await
-        })
+        bounded(
+            limit,
+            async move { invocation.invoke_async(&mut conn).await },
+        )
         .await
     }
 

@@ -18,9 +18,11 @@ const MAX_TIMEOUT_MS: u64 = 86_400_000;
 /// | `timeout` | `timeout_ms` (milliseconds) | 5000 ([`DEFAULT_OPERATION_TIMEOUT`]) |
 ///
 /// `timeout` bounds every network call: connecting (TCP, TLS and the handshake), each
-/// command, script or pipeline (a bulk write sends one script per chunk of records, each
-/// with the whole timeout), and `health_check`. A server that does not answer in time gives
-/// `Timeout`; one that cannot be reached or says "try again" gives `Unavailable`.
+/// command, script or pipeline, and `health_check`. A bulk write sends one script per 500
+/// records, up to 4 at once; since a script may wait on the server behind the others, each
+/// of a write's scripts gets the timeout once per script that may be in flight with it (at
+/// most 4 times; a write of up to 500 records gets it once). A server that does not answer in
+/// time gives `Timeout`; one that cannot be reached or says "try again" gives `Unavailable`.
 ///
 /// Every other part of the URL (user, password, host, port, database number, redis-rs's own
 /// parameters such as `protocol`) is passed to redis-rs unchanged. `Debug` never shows the

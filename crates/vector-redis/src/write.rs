@@ -17,9 +17,12 @@ use crate::schema::{F_KEY, F_META, F_VEC, blob, index_fields};
 use crate::search::ft_search;
 
 /// Records per script in bulk writes, and scripts in flight at once on the multiplexed
-/// connection (each script blocks the server while it runs, so chunks stay small).
+/// connection (each script blocks the server while it runs, so chunks stay small). A chunk
+/// may wait behind the others in flight, so each gets the operation timeout once per chunk
+/// that can be ahead of it or running (at most [`WRITES_IN_FLIGHT`] times); a write of one
+/// chunk gets the timeout once.
 const WRITE_CHUNK: usize = 500;
-const WRITES_IN_FLIGHT: usize = 8;
+const WRITES_IN_FLIGHT: usize = 4;
 /// Keys per script when deleting.
 const DELETE_CHUNK: usize = 1000;
 
@@ -78,10 +81,11 @@ pub(crate) async fn write(client: &Client, ns: &RedisNamespace, batch: &WriteBat
         }
         calls.push(call);
     }
+    let limit = client.timeout() * calls.len().clamp(1, WRITES_IN_FLIGHT) as u32;
     let sends: Vec<_> = calls
         .into_iter()
         .map(|call| async move {
-            let written: i64 = client.script(&call).await?;
+            let written: i64 = client.script_within(limit, &call).await?;
             ns.changed_unless(written)
         })
         .collect();
