@@ -26,22 +26,25 @@ const WRITES_IN_FLIGHT: usize = 4;
 /// Keys per script when deleting.
 const DELETE_CHUNK: usize = 1000;
 
-/// `KEYS`: config hash, keys set, then one record hash per record. `ARGV`: generation, then
-/// per record its key, the number `n` of hash arguments, and those `n` arguments (field,
-/// value, ...). Each record replaces its hash whole (`DEL` first, so fields of the previous
-/// version, such as a filter value it had, do not survive) and is listed in the keys set.
-/// Returns how many records it wrote.
+/// `KEYS`: config hash, keys set, then one record hash per record. `ARGV`: generation, the
+/// number `n` of records, the `ZADD` arguments for their keys (`0`, key, `0`, key, ...), then
+/// per record the number `m` of its hash arguments and those `m` arguments (field, value,
+/// ...). Each record replaces its hash whole (`DEL` first, so fields of the previous version,
+/// such as a filter value it had, do not survive) and is listed in the keys set. One `DEL`
+/// and one `ZADD` for the whole chunk: a call from Lua costs about as much as the work of a
+/// small command. Returns how many records it wrote.
 static WRITE: LazyLock<Script> = LazyLock::new(|| {
     checked_script!(
-        "local a = 2\n\
+        "local n = tonumber(ARGV[2])\n\
+         redis.call('DEL', unpack(KEYS, 3))\n\
+         redis.call('ZADD', KEYS[2], unpack(ARGV, 3, 2 + 2 * n))\n\
+         local a = 3 + 2 * n\n\
          for i = 3, #KEYS do\n\
-           local n = tonumber(ARGV[a + 1])\n\
-           redis.call('DEL', KEYS[i])\n\
-           redis.call('HSET', KEYS[i], unpack(ARGV, a + 2, a + 1 + n))\n\
-           redis.call('ZADD', KEYS[2], 0, ARGV[a])\n\
-           a = a + 2 + n\n\
+           local m = tonumber(ARGV[a])\n\
+           redis.call('HSET', KEYS[i], unpack(ARGV, a + 1, a + m))\n\
+           a = a + 1 + m\n\
          end\n\
-         return #KEYS - 2"
+         return n"
     )
 });
 
@@ -61,14 +64,15 @@ pub(crate) async fn write(client: &Client, ns: &RedisNamespace, batch: &WriteBat
     let mut calls = Vec::with_capacity(batch.len().div_ceil(WRITE_CHUNK));
     for chunk in batch.records().chunks(WRITE_CHUNK) {
         let mut call = WRITE.key(ns.check_key());
-        call.key(&names.keys).arg(ns.check_arg());
+        call.key(&names.keys).arg(ns.check_arg()).arg(chunk.len());
+        for r in chunk {
+            call.key(names.record(&r.key)).arg(0).arg(&r.key);
+        }
         for r in chunk {
             let meta = serde_json::to_string(&r.metadata)
                 .map_err(|e| Error::backend("cannot encode metadata").with_source(e))?;
             let indexed = index_fields(ns.config(), &r.metadata);
-            call.key(names.record(&r.key))
-                .arg(&r.key)
-                .arg(6 + 2 * indexed.len())
+            call.arg(6 + 2 * indexed.len())
                 .arg(F_KEY)
                 .arg(&r.key)
                 .arg(F_VEC)
