@@ -21,9 +21,13 @@ use criterion::{Criterion, Throughput};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 use vector_backend::synth::SplitMix64;
-use vector_backend::{IndexKind, NamespaceConfig, OpenBackend, Record, VectorBackend};
+use vector_backend::{
+    IndexKind, NamespaceConfig, OpenBackend, Record, VectorBackend, VectorBackendExt as _,
+};
 use vector_redis::RedisBackend;
 
+/// Vectors in the query namespace; `VTIER_BENCH_N` sets another number (a multiple of
+/// `BATCH`) on machines where loading 100,000 into HNSW takes too long.
 const N: usize = 100_000;
 const DIM: usize = 384;
 const K: usize = 10;
@@ -45,11 +49,27 @@ fn records(rng: &mut SplitMix64, from: usize, n: usize) -> Vec<Record> {
         .collect()
 }
 
+/// The Redis names of a namespace's current generation (see the crate's `schema` module):
+/// index, record prefix, keys set.
+async fn names(raw: &mut redis::aio::MultiplexedConnection, ns: &str) -> (String, String, String) {
+    let generation: String = redis::cmd("HGET")
+        .arg(format!("vtier:cfg:{ns}"))
+        .arg("gen")
+        .query_async(raw)
+        .await
+        .expect("generation");
+    (
+        format!("vtier:idx:{ns}:{generation}"),
+        format!("vtier:rec:{ns}:{generation}:"),
+        format!("vtier:keys:{ns}:{generation}"),
+    )
+}
+
 /// The same FT.SEARCH the backend sends for an unfiltered k = 10 cosine HNSW query.
-fn raw_query(ns: &str, q: &[f32]) -> redis::Cmd {
+fn raw_query(index: &str, q: &[f32]) -> redis::Cmd {
     let fetch = vector_backend::score::overfetch(K);
     let mut cmd = redis::cmd("FT.SEARCH");
-    cmd.arg(format!("vtier:idx:{ns}"))
+    cmd.arg(index)
         .arg("(*)=>[KNN $K @v $B EF_RUNTIME $EF AS __vtier_distance]")
         .arg("PARAMS")
         .arg(6)
@@ -71,7 +91,7 @@ fn raw_query(ns: &str, q: &[f32]) -> redis::Cmd {
         .arg(0)
         .arg(fetch)
         .arg("TIMEOUT")
-        .arg(30_000)
+        .arg(5_000)
         .arg("DIALECT")
         .arg(2);
     cmd
@@ -104,8 +124,8 @@ fn main() {
     let mut raw = rt
         .block_on(client.get_multiplexed_async_connection())
         .expect("raw connection");
-    // The backend's default response timeout (redis-rs's own is 500 ms).
-    raw.set_response_timeout(Duration::from_secs(30));
+    // The backend's default operation timeout (redis-rs's own is 500 ms).
+    raw.set_response_timeout(Duration::from_secs(5));
     let run = std::process::id();
     let (ns_query, ns_load, ns_raw) = (
         format!("bench_q_{run}"),
@@ -118,14 +138,18 @@ fn main() {
     rt.block_on(backend.create_namespace(&ns_query, &NamespaceConfig::new(DIM)))
         .expect("create");
     let start = Instant::now();
-    for from in (0..N).step_by(BATCH) {
+    let n: usize = std::env::var("VTIER_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(N);
+    for from in (0..n).step_by(BATCH) {
         rt.block_on(backend.upsert_batch(&ns_query, records(&mut rng, from, BATCH)))
             .expect("load");
     }
     let took = start.elapsed();
     eprintln!(
-        "benches/redis: initial load of {N} x {DIM} into an HNSW index: {took:.1?} ({:.0} vectors/s)",
-        N as f64 / took.as_secs_f64()
+        "benches/redis: initial load of {n} x {DIM} into an HNSW index: {took:.1?} ({:.0} vectors/s)",
+        n as f64 / took.as_secs_f64()
     );
     let queries: Vec<Vec<f32>> = (0..1000).map(|_| rng.vector(DIM)).collect();
 
@@ -140,6 +164,7 @@ fn main() {
         .expect("create load ns");
     rt.block_on(backend.create_namespace(&ns_raw, &flat))
         .expect("create raw ns");
+    let (_, raw_prefix, raw_keys) = rt.block_on(names(&mut raw, &ns_raw));
     let batch_data = records(&mut rng, 0, BATCH);
     let next = AtomicUsize::new(0);
     {
@@ -173,7 +198,7 @@ fn main() {
                     p.atomic();
                     for (i, r) in chunk.iter().enumerate() {
                         let key = format!("doc-{:08}", offset + c_i * 500 + i);
-                        let hk = format!("vtier:ns:{ns_raw}:{key}");
+                        let hk = format!("{raw_prefix}{key}");
                         p.cmd("DEL").arg(&hk).ignore();
                         p.cmd("HSET")
                             .arg(&hk)
@@ -184,11 +209,7 @@ fn main() {
                             .arg("m")
                             .arg(serde_json::to_string(&r.metadata).unwrap_or_default())
                             .ignore();
-                        p.cmd("ZADD")
-                            .arg(format!("vtier:keys:{ns_raw}"))
-                            .arg(0)
-                            .arg(&key)
-                            .ignore();
+                        p.cmd("ZADD").arg(&raw_keys).arg(0).arg(&key).ignore();
                     }
                     pipes.push(p);
                 }
@@ -213,6 +234,7 @@ fn main() {
         g.finish();
     }
 
+    let (query_index, _, _) = rt.block_on(names(&mut raw, &ns_query));
     {
         let mut g = c.benchmark_group("query_100k_x_384_k10");
         let i = AtomicUsize::new(0);
@@ -227,7 +249,7 @@ fn main() {
         g.bench_function("raw_ft_search", |b| {
             b.to_async(&rt).iter(|| {
                 let cmd = raw_query(
-                    &ns_query,
+                    &query_index,
                     &queries[i.fetch_add(1, Ordering::Relaxed) % queries.len()],
                 );
                 let mut conn = raw.clone();
@@ -258,7 +280,7 @@ fn main() {
         let mut lat = Vec::new();
         for q in &queries {
             let t = Instant::now();
-            let _: redis::Value = raw_query(&ns_query, q)
+            let _: redis::Value = raw_query(&query_index, q)
                 .query_async(&mut raw)
                 .await
                 .expect("raw query");

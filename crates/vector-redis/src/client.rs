@@ -1,24 +1,24 @@
 //! The connection: one redis-rs `ConnectionManager` (a multiplexed connection that reconnects
-//! by itself), created lazily so that opening a backend needs no live server, with every
-//! operation bounded by the configured timeout and its errors mapped to [`RedisError`].
+//! by itself), with every call bounded by the operation timeout and its errors classified by
+//! [`RedisError::from_client`].
 
 use std::fmt;
 use std::future::Future;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisResult, ScriptInvocation, Value};
 
 use crate::config::RedisConfig;
 use crate::error::RedisError;
 
 pub(crate) type RResult<T> = std::result::Result<T, RedisError>;
 
-/// A lazily connecting, self-healing connection to one Redis server.
+/// A self-healing connection to one Redis server.
+#[derive(Clone)]
 pub(crate) struct Client {
     config: RedisConfig,
-    client: redis::Client,
-    manager: OnceLock<ConnectionManager>,
+    manager: ConnectionManager,
 }
 
 impl fmt::Debug for Client {
@@ -30,75 +30,106 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for `config`; connects on first use.
-    pub(crate) fn new(config: RedisConfig) -> vector_backend::Result<Self> {
+    /// Connects to the server `config` names, within its timeout.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when redis-rs rejects the URL; `Unavailable` or `Timeout`.
+    pub(crate) async fn connect(config: RedisConfig) -> vector_backend::Result<Self> {
         let client = redis::Client::open(config.url.as_str()).map_err(|e| {
             // redis-rs parse errors name the problem, not the URL; add the redacted URL.
             vector_backend::Error::invalid_argument(format!(
-                "invalid Redis URL {}: {e}",
+                "invalid Redis URL {}",
                 config.redacted_url()
             ))
+            .with_source(e)
         })?;
-        Ok(Self {
-            config,
-            client,
-            manager: OnceLock::new(),
-        })
-    }
-
-    pub(crate) fn config(&self) -> &RedisConfig {
-        &self.config
-    }
-
-    /// The longest any one operation may take before it fails.
-    pub(crate) fn deadline(&self) -> Duration {
-        self.config
-            .response_timeout
-            .max(self.config.connect_timeout)
-    }
-
-    fn manager(&self) -> RResult<ConnectionManager> {
-        if let Some(m) = self.manager.get() {
-            return Ok(m.clone());
-        }
-        let cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.config.connect_timeout))
-            .set_response_timeout(Some(self.config.response_timeout))
+        let limit = config.timeout;
+        let settings = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(limit))
+            // Replies are bounded per call by `bounded` instead, so that a bulk write can give
+            // its chunks the time they may spend queued behind each other.
+            .set_response_timeout(None)
             // Few, quick reconnect attempts: callers get `Unavailable` fast while the server is
-            // down, and the next call after it returns reconnects.
+            // down, and the first call after it is back reconnects at once.
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let m = ConnectionManager::new_lazy_with_config(self.client.clone(), cfg)
-            .map_err(RedisError::from)?;
-        Ok(self.manager.get_or_init(|| m).clone())
+            .set_max_delay(Duration::from_millis(250));
+        let manager = bounded(limit, ConnectionManager::new_with_config(client, settings)).await?;
+        Ok(Self { config, manager })
     }
 
-    /// Runs `op` on the connection within the deadline.
-    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> RResult<T>
-    where
-        F: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        let conn = self.manager()?;
-        let deadline = self.deadline();
-        match tokio::time::timeout(deadline, op(conn)).await {
-            Ok(r) => r.map_err(RedisError::from),
-            Err(_) => Err(RedisError::Unavailable(format!(
-                "no reply within {deadline:?}"
-            ))),
-        }
+    /// The operation timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.config.timeout
+    }
+
+    /// Whether the server answers and has RediSearch with vector fields (`MODULE LIST`).
+    pub(crate) async fn has_vector_search(&self) -> RResult<bool> {
+        let modules: Value = self.cmd(redis::cmd("MODULE").arg("LIST")).await?;
+        Ok(crate::reply::search_module_has_vectors(&modules))
+    }
+
+    /// One reply of a [`Client::pipe`], its error classified.
+    pub(crate) fn classify<T>(&self, reply: RedisResult<T>) -> RResult<T> {
+        reply.map_err(|e| RedisError::from_client(e, self.timeout()))
     }
 
     /// One command.
-    pub(crate) async fn cmd<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> RResult<T> {
-        self.run(|mut c| async move { cmd.query_async::<T>(&mut c).await })
-            .await
+    pub(crate) async fn cmd<T: FromRedisValue>(&self, cmd: &Cmd) -> RResult<T> {
+        let mut conn = self.manager.clone();
+        bounded(
+            self.timeout(),
+            async move { cmd.query_async(&mut conn).await },
+        )
+        .await
     }
 
-    /// One pipeline (atomic when built with `.atomic()`).
-    pub(crate) async fn pipe<T: redis::FromRedisValue>(&self, p: &redis::Pipeline) -> RResult<T> {
-        self.run(|mut c| async move { p.query_async::<T>(&mut c).await })
-            .await
+    /// One script: `EVALSHA`, loading the script first when the server does not know it
+    /// (after a restart or `SCRIPT FLUSH`); a script that was not found did not run, so
+    /// sending it again is safe.
+    pub(crate) async fn script<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> RResult<T> {
+        self.script_within(self.timeout(), invocation).await
+    }
+
+    /// [`Client::script`] with another time limit.
+    pub(crate) async fn script_within<T: FromRedisValue>(
+        &self,
+        limit: Duration,
+        invocation: &ScriptInvocation<'_>,
+    ) -> RResult<T> {
+        let mut conn = self.manager.clone();
+        bounded(
+            limit,
+            async move { invocation.invoke_async(&mut conn).await },
+        )
+        .await
+    }
+
+    /// A pipeline (not a transaction): every command's own result, in order. The pipeline
+    /// itself fails only when the connection does.
+    pub(crate) async fn pipe(&self, mut p: Pipeline) -> RResult<Vec<RedisResult<Value>>> {
+        p.ignore_errors();
+        let mut conn = self.manager.clone();
+        bounded(
+            self.timeout(),
+            async move { p.query_async(&mut conn).await },
+        )
+        .await
+    }
+}
+
+/// Runs a redis-rs call within `limit`, classifying its error. redis-rs has timeouts of its
+/// own for connecting and for each reply, but a call may also wait for a reconnection or load
+/// a script first: this bounds the whole.
+async fn bounded<T>(limit: Duration, call: impl Future<Output = RedisResult<T>>) -> RResult<T> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(r) => r.map_err(|e| RedisError::from_client(e, limit)),
+        Err(_) => Err(RedisError::Timeout {
+            limit,
+            source: None,
+        }),
     }
 }

@@ -1,18 +1,29 @@
 //! How namespaces and records map onto Redis keys, hash fields and RediSearch index fields.
 //!
-//! Per namespace `ns` (1..=64 of `[A-Za-z0-9_-]`, so never a `:`):
+//! A namespace `ns` (1..=64 of `[A-Za-z0-9_-]`, so never a `:`) has a config hash, and each of
+//! its *incarnations* (see [`crate::catalog`]) a generation number `g` from a global counter,
+//! which names all of the incarnation's storage:
 //!
 //! | Redis object | name |
 //! |---|---|
-//! | RediSearch index | `vtier:idx:{ns}` (index names are case-sensitive) |
-//! | record hashes | `vtier:ns:{ns}:{key}` (the index's only key prefix) |
-//! | sorted set of keys (score 0, for byte-ordered scans) | `vtier:keys:{ns}` |
-//! | config hash | `vtier:cfg:{ns}` |
+//! | config hash: `config` (JSON), `gen` (the current generation) | `vtier:cfg:{ns}` |
 //! | registry set of every namespace | `vtier:namespaces` |
+//! | generation counter | `vtier:generation` |
+//! | retired generations whose data awaits removal (`{g}:{ns}`) | `vtier:retired` |
+//! | RediSearch index of generation `g` | `vtier:idx:{ns}:{g}` |
+//! | record hashes (the index's only key prefix) | `vtier:rec:{ns}:{g}:{key}` |
+//! | sorted set of keys (score 0, for byte-ordered scans) | `vtier:keys:{ns}:{g}` |
 //!
-//! The mapping is injective: a namespace holds no `:`, so the prefix `vtier:ns:a:` of one
-//! namespace is never a prefix of another's (`vtier:ns:a-b:`, `vtier:ns:A:`), and Redis keys
-//! and RediSearch prefixes compare bytes, case-sensitively.
+//! Generation 0 is the layout of earlier versions, which had no generations:
+//! `vtier:idx:{ns}`, `vtier:ns:{ns}:{key}`, `vtier:keys:{ns}`; a config hash without `gen` is
+//! that generation. Its prefix `vtier:ns:` is disjoint from `vtier:rec:`, so its index never
+//! sees a later generation's records.
+//!
+//! The mapping is injective: a namespace holds no `:` and a generation is digits, so the
+//! prefix of one incarnation is never a prefix of another's (`vtier:rec:a:1:` vs
+//! `vtier:rec:a:12:`, `vtier:rec:a-b:1:`), and Redis keys and RediSearch prefixes compare
+//! bytes, case-sensitively. Generations are never reused, so nothing of an old incarnation can
+//! be read or written through a new one.
 //!
 //! A record hash holds `k` (the key), `v` (the embedding, little-endian FLOAT32), `m` (the
 //! metadata as JSON text, so it round-trips exactly), `p` (a TAG listing the declared fields
@@ -32,33 +43,48 @@ use vector_backend::{FieldType, FilterValue, IndexKind, Metric, NamespaceConfig}
 
 /// The set of every namespace this tier created.
 pub(crate) const REGISTRY: &str = "vtier:namespaces";
+/// The counter generations are taken from.
+pub(crate) const GENERATIONS: &str = "vtier:generation";
+/// Retired generations (`{g}:{ns}`) whose index and records are still to be removed.
+pub(crate) const RETIRED: &str = "vtier:retired";
 /// Hash fields of a record.
 pub(crate) const F_KEY: &str = "k";
 pub(crate) const F_VEC: &str = "v";
 pub(crate) const F_META: &str = "m";
 pub(crate) const F_PRESENT: &str = "p";
-/// The field of a namespace's config hash holding the config as JSON.
-pub(crate) const CFG_FIELD: &str = "config";
+/// The field of a namespace's config hash holding its generation (beside `config`, the
+/// config as JSON; the catalogue's Lua scripts name both).
+pub(crate) const CFG_GEN: &str = "gen";
 /// The KNN score alias (a distance, ascending).
 pub(crate) const SCORE_ALIAS: &str = "__vtier_distance";
 
-/// The Redis names of one namespace.
-#[derive(Clone, Debug)]
+/// The config hash of a namespace, which must already be validated (no `:`).
+pub(crate) fn config_key(ns: &str) -> String {
+    format!("vtier:cfg:{ns}")
+}
+
+/// The storage of one generation of a namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Names {
     pub(crate) index: String,
     pub(crate) prefix: String,
     pub(crate) keys: String,
-    pub(crate) config: String,
 }
 
 impl Names {
-    /// The names of `ns`, which must already be validated (no `:`).
-    pub(crate) fn of(ns: &str) -> Self {
+    /// The names of generation `generation` of `ns`, which must already be validated.
+    pub(crate) fn of(ns: &str, generation: u64) -> Self {
+        if generation == 0 {
+            return Self {
+                index: format!("vtier:idx:{ns}"),
+                prefix: format!("vtier:ns:{ns}:"),
+                keys: format!("vtier:keys:{ns}"),
+            };
+        }
         Self {
-            index: format!("vtier:idx:{ns}"),
-            prefix: format!("vtier:ns:{ns}:"),
-            keys: format!("vtier:keys:{ns}"),
-            config: format!("vtier:cfg:{ns}"),
+            index: format!("vtier:idx:{ns}:{generation}"),
+            prefix: format!("vtier:rec:{ns}:{generation}:"),
+            keys: format!("vtier:keys:{ns}:{generation}"),
         }
     }
 
@@ -69,6 +95,16 @@ impl Names {
         s.push_str(key);
         s
     }
+}
+
+/// The entry of [`RETIRED`] for a generation, and back.
+pub(crate) fn retired_entry(ns: &str, generation: u64) -> String {
+    format!("{generation}:{ns}")
+}
+
+pub(crate) fn parse_retired(entry: &str) -> Option<(&str, u64)> {
+    let (generation, ns) = entry.split_once(':')?;
+    Some((ns, generation.parse().ok()?))
 }
 
 /// Index attribute name of the TAG of declared field number `i`.
@@ -237,24 +273,6 @@ pub(crate) fn unblob(b: &[u8]) -> Option<Vec<f32>> {
     )
 }
 
-/// Lower-case hex of bytes (for cursors).
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    hex_into(&mut out, bytes);
-    out
-}
-
-/// The bytes of a lower-case or upper-case hex string.
-pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,12 +280,23 @@ mod tests {
 
     #[test]
     fn prefixes_never_nest_and_names_keep_case() {
-        let a = Names::of("a");
-        for other in ["a-b", "a_b", "A", "ab"] {
-            assert!(!Names::of(other).prefix.starts_with(&a.prefix), "{other}");
+        let all: Vec<Names> = ["a", "a-b", "a_b", "A", "ab"]
+            .iter()
+            .flat_map(|ns| [0, 1, 12, 2].map(|g| Names::of(ns, g)))
+            .collect();
+        for (i, x) in all.iter().enumerate() {
+            for (j, y) in all.iter().enumerate() {
+                if i != j {
+                    assert!(!y.prefix.starts_with(&x.prefix), "{x:?} / {y:?}");
+                    assert_ne!(x.index, y.index);
+                    assert_ne!(x.keys, y.keys);
+                }
+            }
         }
-        assert_ne!(Names::of("Docs").index, Names::of("docs").index);
-        assert_eq!(a.record("x:y"), "vtier:ns:a:x:y");
+        assert_eq!(Names::of("a", 7).record("x:y"), "vtier:rec:a:7:x:y");
+        assert_eq!(Names::of("a", 0).record("x:y"), "vtier:ns:a:x:y");
+        assert_eq!(parse_retired(&retired_entry("a-b", 42)), Some(("a-b", 42)));
+        assert_eq!(parse_retired("x"), None);
     }
 
     #[test]
@@ -325,6 +354,5 @@ mod tests {
             unblob(&blob(&[1.5, -0.0, f32::MIN_POSITIVE])).unwrap()[2],
             f32::MIN_POSITIVE
         );
-        assert_eq!(unhex(&hex(b"k\xff")).unwrap(), b"k\xff");
     }
 }
