@@ -3,7 +3,7 @@
 //! [`crate::scan`]).
 
 use vector_backend::driver::{
-    CheckedFilter, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
     WriteBatch,
 };
 use vector_backend::{
@@ -32,6 +32,7 @@ impl Driver for RedisDriver {
         // Auto is HNSW: approximate.
         caps.auto_index_is_exact = false;
         caps.persistent = true;
+        caps.text_search = false;
         caps
     }
 
@@ -117,9 +118,20 @@ impl Connect for RedisDriver {
     type Config = RedisConfig;
     const SCHEMES: &'static [&'static str] = &["redis", "rediss"];
     const URL_ENV: &'static str = "REDIS_URL";
+    const CONFIG_KEYS: &'static [ConfigKey] = &[ConfigKey {
+        name: "redis_url",
+        help: "Redis Stack URL, redis://[:password@]host:port[/db][?timeout_ms=N]",
+        secret: true,
+    }];
 
     fn config_from_url(url: &str) -> Result<RedisConfig> {
         RedisConfig::from_url(url)
+    }
+
+    fn config_from_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<RedisConfig>> {
+        get("redis_url")
+            .map(|u| RedisConfig::from_url(&u))
+            .transpose()
     }
 
     async fn connect(config: RedisConfig) -> Result<Self> {
