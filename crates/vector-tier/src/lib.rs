@@ -78,5 +78,5 @@ backends! {
     Memory "memory" memory => vector_memory::MemoryDriver;
     Redis "redis" redis => vector_redis::RedisDriver;
     Weaviate "weaviate" weaviate => vector_weaviate::WeaviateDriver;
-    Pgvector "pgvector" pgvector => vector_pgvector::PgVectorDriver;
+    Pgvector "pgvector" pgvector => vector_pgvector::PgDriver;
 }
