@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod filter;
 mod graphql;
+mod keyword;
 mod reply;
 mod scan;
 mod schema;
