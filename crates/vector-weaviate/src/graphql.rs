@@ -203,6 +203,18 @@ mod tests {
                 Some(h)
             );
         }
+        // Keyword queries: the tokens joined by spaces, the text bag, the score selected.
+        let tokens = ["t1".to_owned(), "t2".to_owned()];
+        let fetch = Fetch {
+            bm25: Some(&tokens),
+            limit: 3,
+            meta: true,
+            ..Fetch::default()
+        };
+        assert_eq!(
+            get_field("k", "Vt_61_01", &fetch),
+            "k: Vt_61_01(bm25: {query: \"t1 t2\", properties: [\"vt_text\"]}, limit: 3) { vt_key vt_meta _additional { id score } }"
+        );
         // GraphQL allows a signed exponent.
         assert_eq!(float(1e300), "1e+300");
         assert_eq!(float(10.0), "10.0");

@@ -367,5 +367,34 @@ mod tests {
         );
         assert_ne!(entry_id("ns"), object_id("ns", ""));
         assert_ne!(entry_id("a"), entry_id("b"));
+        // No text fields: no text bag, no BM25 settings.
+        assert!(class["invertedIndexConfig"].get("bm25").is_none());
+        assert!(
+            class["properties"]
+                .as_array()
+                .is_some_and(|p| p.iter().all(|p| p["name"] != P_TEXT))
+        );
+    }
+
+    #[test]
+    fn text_fields_become_one_searchable_text_bag() {
+        let config = NamespaceConfig::new(2)
+            .with_field("body", FieldType::Text)
+            .with_field("title", FieldType::Text);
+        let class = class_definition("Vt_x", "ns", &config);
+        let props = class["properties"].as_array().cloned().unwrap_or_default();
+        let text: Vec<&Value> = props.iter().filter(|p| p["name"] == P_TEXT).collect();
+        assert_eq!(
+            text,
+            [
+                &json!({"name": P_TEXT, "dataType": ["text"], "tokenization": "word", "indexSearchable": true, "indexFilterable": false})
+            ]
+        );
+        // Text fields get no property of their own (the bag holds them).
+        assert!(!props.iter().any(|p| p["name"] == field_property("body")));
+        assert_eq!(
+            class["invertedIndexConfig"],
+            json!({"stopwords": {"preset": "none"}, "bm25": {"k1": 1.2, "b": 0.5}, "usingBlockMaxWAND": true})
+        );
     }
 }

@@ -259,5 +259,8 @@ mod tests {
         assert_eq!(p[P_ABSENT], props(&["ok"]));
         assert_eq!(o["id"], object_id("ns", "k 1").hyphenated().to_string());
         assert_eq!(o["vector"], json!([0.5, -1.0]));
+        assert!(p.get(P_TEXT).is_none(), "no text fields: no text bag");
+        let o = object(&ns, &r, Some(String::new()));
+        assert_eq!(o["properties"][P_TEXT], "", "an empty bag is still stored");
     }
 }
