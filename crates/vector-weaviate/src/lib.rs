@@ -9,6 +9,8 @@ mod filter;
 mod graphql;
 mod keyword;
 mod reply;
+#[cfg(test)]
+mod reply_props;
 mod scan;
 mod schema;
 mod search;
