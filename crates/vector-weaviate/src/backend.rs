@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use vector_backend::driver::{
-    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
-    ScanSpec, WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, KeywordQuery, NamespaceName, Page,
+    Query, ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,
@@ -79,7 +79,8 @@ impl Driver for WeaviateDriver {
         // `Auto` is HNSW: approximate on large sets (exact with filters below 40000 matches).
         caps.auto_index_is_exact = false;
         caps.persistent = true;
-        caps.text_search = false;
+        // Keyword search: Weaviate's native BM25F over the text bag (see keyword.rs).
+        caps.text_search = true;
         caps
     }
 
@@ -154,6 +155,23 @@ impl Driver for WeaviateDriver {
         queries: &[Query<'_>],
     ) -> Result<Vec<Vec<SearchResult>>> {
         self.nearest_batch(ns, queries).await
+    }
+
+    async fn keyword(
+        &self,
+        ns: &WeaviateNamespace,
+        query: &KeywordQuery<'_>,
+    ) -> Result<Vec<SearchResult>> {
+        self.keyword_search(ns, query).await
+    }
+
+    async fn hybrid(
+        &self,
+        ns: &WeaviateNamespace,
+        vector: &Query<'_>,
+        keyword: &KeywordQuery<'_>,
+    ) -> Result<(Vec<SearchResult>, Vec<SearchResult>)> {
+        self.hybrid_legs(ns, vector, keyword).await
     }
 
     async fn scan(&self, ns: &WeaviateNamespace, spec: &ScanSpec<'_>) -> Result<Page> {

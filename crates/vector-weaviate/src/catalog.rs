@@ -209,10 +209,14 @@ impl WeaviateDriver {
         let mut after = FIRST_ID.to_owned();
         loop {
             let path = format!("/objects?class={CATALOG_CLASS}&limit={page}&after={after}");
-            let reply = self.client.get(&path).await?;
-            if reply.status != 200 && !self.class_exists(CATALOG_CLASS).await? {
-                // No catalogue yet: no namespace was ever created.
-                return Ok(names);
+            let mut reply = self.client.get(&path).await?;
+            if reply.status != 200 {
+                if !self.class_exists(CATALOG_CLASS).await? {
+                    // No catalogue yet: no namespace was ever created.
+                    return Ok(names);
+                }
+                // Created by another client between the two requests: read it again.
+                reply = self.client.get(&path).await?;
             }
             let v = reply.expect(what, &[200])?.json(what)?;
             let (got, last) = entry_names(&v, what)?;

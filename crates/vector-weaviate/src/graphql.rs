@@ -1,5 +1,5 @@
-//! Building the GraphQL documents this backend sends: `Get` fields (near-vector search, key
-//! ranges, the cursor walk), `Aggregate` counts, and the catalogue check that rides along in
+//! Building the GraphQL documents this backend sends: `Get` fields (near-vector search, BM25
+//! keyword search, key ranges, the cursor walk), `Aggregate` counts, and the catalogue check that rides along in
 //! every read. Each field is aliased (`q0: Vt_…(…)`), the syntax Weaviate's own clients use
 //! for several `Get`s in one request (the Python client's `multi_get`), so one request can hold
 //! several queries on the same class.
@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::filter::Where;
-use crate::schema::{CATALOG_CLASS, P_CLASS, P_KEY, P_KEY_HEX, P_META};
+use crate::schema::{CATALOG_CLASS, P_CLASS, P_KEY, P_KEY_HEX, P_META, P_TEXT};
 
 /// The alias of the catalogue check in every read.
 pub(crate) const CHECK: &str = "vt_check";
@@ -20,6 +20,8 @@ pub(crate) const CHECK: &str = "vt_check";
 pub(crate) struct Fetch<'a> {
     /// Rank by distance to this vector, within this distance.
     pub(crate) near: Option<(&'a [f32], Option<f64>)>,
+    /// Rank by BM25 of these tokens (`[a-z0-9]` only, from the core) in the text bag.
+    pub(crate) bm25: Option<&'a [String]>,
     /// Only keys whose hex is greater than this.
     pub(crate) above: Option<&'a str>,
     /// Only keys whose hex is at most this.
@@ -64,6 +66,15 @@ pub(crate) fn get_field(alias: &str, class: &str, fetch: &Fetch<'_>) -> String {
             None => args.push(format!("nearVector: {{vector: {v}}}")),
         }
     }
+    if let Some(tokens) = fetch.bm25 {
+        // The tokens are `[a-z0-9]+` (the core's tokeniser), so nothing in them is syntax,
+        // and `word` tokenization gives them back unchanged; `string` escapes anyway.
+        args.push(format!(
+            "bm25: {{query: {}, properties: [{}]}}",
+            string(&tokens.join(" ")),
+            string(P_TEXT)
+        ));
+    }
     let mut parts = Vec::new();
     if let Some(lo) = fetch.above {
         parts.push(Where::text(P_KEY_HEX, crate::filter::Op::GreaterThan, lo));
@@ -87,6 +98,9 @@ pub(crate) fn get_field(alias: &str, class: &str, fetch: &Fetch<'_>) -> String {
     let mut additional = vec!["id"];
     if fetch.near.is_some() {
         additional.push("distance");
+    }
+    if fetch.bm25.is_some() {
+        additional.push("score");
     }
     if fetch.vector {
         additional.push("vector");
@@ -189,6 +203,18 @@ mod tests {
                 Some(h)
             );
         }
+        // Keyword queries: the tokens joined by spaces, the text bag, the score selected.
+        let tokens = ["t1".to_owned(), "t2".to_owned()];
+        let fetch = Fetch {
+            bm25: Some(&tokens),
+            limit: 3,
+            meta: true,
+            ..Fetch::default()
+        };
+        assert_eq!(
+            get_field("k", "Vt_61_01", &fetch),
+            "k: Vt_61_01(bm25: {query: \"t1 t2\", properties: [\"vt_text\"]}, limit: 3) { vt_key vt_meta _additional { id score } }"
+        );
         // GraphQL allows a signed exponent.
         assert_eq!(float(1e300), "1e+300");
         assert_eq!(float(10.0), "10.0");

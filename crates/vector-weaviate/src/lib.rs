@@ -7,7 +7,10 @@ mod config;
 mod error;
 mod filter;
 mod graphql;
+mod keyword;
 mod reply;
+#[cfg(test)]
+mod reply_props;
 mod scan;
 mod schema;
 mod search;

@@ -91,6 +91,8 @@ pub(crate) struct Hit {
     /// Empty unless the query asked for it.
     pub(crate) metadata: Metadata,
     pub(crate) distance: Option<f64>,
+    /// The BM25 score of a keyword query (`_additional { score }`).
+    pub(crate) score: Option<f64>,
     pub(crate) vector: Option<Vec<f32>>,
 }
 
@@ -135,13 +137,41 @@ fn hit(o: &Value, what: &str) -> Result<Hit, WeaviateError> {
         Some(v) if !v.is_null() => Some(vector(v, what)?),
         _ => None,
     };
+    let score = match additional.and_then(|a| a.get("score")) {
+        Some(v) if !v.is_null() => Some(score(v, what)?),
+        _ => None,
+    };
     Ok(Hit {
         id,
         key,
         metadata,
         distance,
+        score,
         vector,
     })
+}
+
+/// A BM25 score: Weaviate sends a GraphQL String holding a float32 (Go's `%v`: `0.5753642`,
+/// `1.5e-05`). It is read as an f32, so equal server scores stay equal here; a JSON number is
+/// taken too. Anything else, or a non-finite value, is a decode error.
+pub(crate) fn score(v: &Value, what: &str) -> Result<f64, WeaviateError> {
+    let parsed = match v {
+        Value::String(s) => s.trim().parse::<f32>().ok(),
+        Value::Number(n) => n.as_f64().map(|f| f as f32),
+        _ => None,
+    };
+    parsed
+        .filter(|s| s.is_finite())
+        .map(f64::from)
+        .ok_or_else(|| {
+            WeaviateError::decode(
+                what,
+                format!(
+                    "a score that is not a finite number: {}",
+                    truncate(&v.to_string())
+                ),
+            )
+        })
 }
 
 fn metadata(text: Option<&str>, what: &str) -> Result<Metadata, WeaviateError> {

@@ -15,7 +15,7 @@ use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
-use vector_backend::{FieldType, IndexKind, Metric, NamespaceConfig};
+use vector_backend::{FieldType, IndexKind, Metric, NamespaceConfig, text};
 
 /// Prefix of every namespace class this tier creates.
 pub(crate) const CLASS_PREFIX: &str = "Vt_";
@@ -39,6 +39,10 @@ pub(crate) const P_KEY: &str = "vt_key";
 pub(crate) const P_KEY_HEX: &str = "vt_kx";
 /// The metadata as JSON text, unindexed: an exact round trip whatever it holds.
 pub(crate) const P_META: &str = "vt_meta";
+/// The record's text bag (`vector_backend::text::text_bag`: the core's tokens of its text
+/// fields joined by spaces; an empty string when it has none), only in namespaces with text
+/// fields: `word` tokenization, searchable (BM25), not filterable.
+pub(crate) const P_TEXT: &str = "vt_text";
 /// The declared filterable fields present in the record, as their property names (`f_<hex>`, so
 /// a field named like a stopword is still a distinct, non-stopword token).
 pub(crate) const P_PRESENT: &str = "vt_present";
@@ -184,10 +188,28 @@ pub(crate) fn class_definition(class: &str, namespace: &str, config: &NamespaceC
             FieldType::Bool => {
                 json!({"name": name, "dataType": ["boolean"], "indexFilterable": true})
             }
-            // Keyword search is not offered yet (capabilities say so); text fields stay in
-            // the metadata JSON only.
+            // Text fields are searched through the record's text bag (`vt_text`) and stay
+            // in the metadata JSON as written.
             FieldType::Text => continue,
         });
+    }
+    // Filter values are matched whole; with the default `en` preset a value that happens to be
+    // a stopword ("a", "be", a field named "is") would be dropped from the query, and so would
+    // keyword query tokens.
+    let mut inverted = json!({"stopwords": {"preset": "none"}});
+    if config.has_text() {
+        properties.push(json!({
+            "name": P_TEXT,
+            "dataType": ["text"],
+            "tokenization": "word",
+            "indexSearchable": true,
+            "indexFilterable": false,
+        }));
+        // The contract's BM25 constants. BlockMax WAND (the default for classes created from
+        // 1.30; older servers ignore the key) measures a document's length in tokens, as the
+        // contract does; the older map index counts distinct tokens.
+        inverted["bm25"] = json!({"k1": text::BM25_K1, "b": text::BM25_B});
+        inverted["usingBlockMaxWAND"] = json!(true);
     }
     let index = match config.index {
         IndexKind::Flat => "flat",
@@ -202,9 +224,7 @@ pub(crate) fn class_definition(class: &str, namespace: &str, config: &NamespaceC
         // `skipDefaultQuantization` (1.33+; ignored by older servers) keeps distances exact
         // when the operator configured DEFAULT_QUANTIZATION.
         "vectorIndexConfig": {"distance": distance_name(config.metric), "skipDefaultQuantization": true},
-        // Filter values are matched whole; with the default `en` preset a value that happens to
-        // be a stopword ("a", "be", a field named "is") would be dropped from the query.
-        "invertedIndexConfig": {"stopwords": {"preset": "none"}},
+        "invertedIndexConfig": inverted,
         "properties": properties,
     })
 }
@@ -347,5 +367,34 @@ mod tests {
         );
         assert_ne!(entry_id("ns"), object_id("ns", ""));
         assert_ne!(entry_id("a"), entry_id("b"));
+        // No text fields: no text bag, no BM25 settings.
+        assert!(class["invertedIndexConfig"].get("bm25").is_none());
+        assert!(
+            class["properties"]
+                .as_array()
+                .is_some_and(|p| p.iter().all(|p| p["name"] != P_TEXT))
+        );
+    }
+
+    #[test]
+    fn text_fields_become_one_searchable_text_bag() {
+        let config = NamespaceConfig::new(2)
+            .with_field("body", FieldType::Text)
+            .with_field("title", FieldType::Text);
+        let class = class_definition("Vt_x", "ns", &config);
+        let props = class["properties"].as_array().cloned().unwrap_or_default();
+        let text: Vec<&Value> = props.iter().filter(|p| p["name"] == P_TEXT).collect();
+        assert_eq!(
+            text,
+            [
+                &json!({"name": P_TEXT, "dataType": ["text"], "tokenization": "word", "indexSearchable": true, "indexFilterable": false})
+            ]
+        );
+        // Text fields get no property of their own (the bag holds them).
+        assert!(!props.iter().any(|p| p["name"] == field_property("body")));
+        assert_eq!(
+            class["invertedIndexConfig"],
+            json!({"stopwords": {"preset": "none"}, "bm25": {"k1": 1.2, "b": 0.5}, "usingBlockMaxWAND": true})
+        );
     }
 }

@@ -62,15 +62,15 @@ pub fn bound(metric: Metric, threshold: Option<f64>) -> Bound {
 }
 
 /// One query, ready to send: its translated filter and distance bound.
-struct Prepared<'q> {
-    query: &'q Query<'q>,
+pub(crate) struct Prepared<'q> {
+    pub(crate) query: &'q Query<'q>,
     filter: Option<Translated>,
     max_distance: Option<f64>,
 }
 
 impl<'q> Prepared<'q> {
     /// `None` when no record can pass the threshold.
-    fn new(ns: &WeaviateNamespace, query: &'q Query<'q>) -> Option<Self> {
+    pub(crate) fn new(ns: &WeaviateNamespace, query: &'q Query<'q>) -> Option<Self> {
         let max_distance = match bound(ns.config().metric, query.threshold()) {
             Bound::Nothing => return None,
             Bound::All => None,
@@ -89,7 +89,7 @@ impl<'q> Prepared<'q> {
         self.filter.as_ref().is_none_or(|t| t.exact)
     }
 
-    fn fetch(&self, limit: usize) -> Fetch<'_> {
+    pub(crate) fn fetch(&self, limit: usize) -> Fetch<'_> {
         Fetch {
             near: Some((self.query.embedding(), self.max_distance)),
             condition: self.filter.as_ref().and_then(|t| t.condition.as_ref()),
@@ -103,7 +103,7 @@ impl<'q> Prepared<'q> {
     /// The candidates among `hits` (all of them, or those the filter matches when the server
     /// could only widen it), and whether they answer the query: the server returned fewer
     /// than asked (it has no more), or enough candidates passed.
-    fn candidates(
+    pub(crate) fn candidates(
         &self,
         metric: Metric,
         hits: Vec<Hit>,

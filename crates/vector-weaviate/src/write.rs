@@ -13,7 +13,8 @@ use crate::error::WeaviateError;
 use crate::filter::{Where, translate};
 use crate::reply::{batch_failures, truncate};
 use crate::schema::{
-    P_ABSENT, P_KEY, P_KEY_HEX, P_META, P_PRESENT, field_property, hex, keyword_token, object_id,
+    P_ABSENT, P_KEY, P_KEY_HEX, P_META, P_PRESENT, P_TEXT, field_property, hex, keyword_token,
+    object_id,
 };
 
 /// Upper bound on one batch request's body, so 16000-dimensional vectors stay well inside
@@ -25,7 +26,7 @@ const DELETE_CHUNK: usize = 100;
 impl WeaviateDriver {
     /// Upserts the batch into `ns`'s class, then checks that `ns` is still current.
     pub(crate) async fn upsert(&self, ns: &WeaviateNamespace, batch: &WriteBatch) -> Result<()> {
-        let outcome = self.post_records(ns, batch.records()).await;
+        let outcome = self.post_records(ns, batch).await;
         self.settle(ns, outcome).await
     }
 
@@ -97,12 +98,14 @@ impl WeaviateDriver {
     }
 
     /// Posts the records in chunks of at most `batch_size` objects and [`MAX_BATCH_BYTES`].
-    async fn post_records(&self, ns: &WeaviateNamespace, records: &[Record]) -> Result<()> {
+    async fn post_records(&self, ns: &WeaviateNamespace, batch: &WriteBatch) -> Result<()> {
         let mut chunk = Vec::new();
         let mut bytes = 0usize;
-        for r in records {
+        for r in batch.records() {
+            let bag = batch.text_bag(r);
             let size = r.embedding.len() * 16
                 + validate::serialized_len(&r.metadata) * 2
+                + bag.as_ref().map_or(0, |b| b.len() * 2)
                 + r.key.len() * 4
                 + 512;
             if !chunk.is_empty()
@@ -111,7 +114,7 @@ impl WeaviateDriver {
                 self.post_chunk(std::mem::take(&mut chunk)).await?;
                 bytes = 0;
             }
-            chunk.push(object(ns, r));
+            chunk.push(object(ns, r, bag));
             bytes += size;
         }
         if !chunk.is_empty() {
@@ -143,10 +146,16 @@ impl WeaviateDriver {
     }
 }
 
-/// The object body for one record: key, key hex, metadata JSON, presence lists and the declared
-/// fields in their encoded forms (see the crate docs).
-fn object(ns: &WeaviateNamespace, r: &Record) -> Value {
+/// The object body for one record: key, key hex, metadata JSON, presence lists, the declared
+/// fields in their encoded forms and, in namespaces with text fields, the text bag (see the
+/// crate docs).
+fn object(ns: &WeaviateNamespace, r: &Record, text_bag: Option<String>) -> Value {
     let mut props = Map::new();
+    if let Some(bag) = text_bag {
+        // Always set, even empty: Weaviate's map index then counts the record in `avgdl` with
+        // length 0, as the contract does.
+        props.insert(P_TEXT.into(), json!(bag));
+    }
     props.insert(P_KEY.into(), json!(r.key));
     props.insert(P_KEY_HEX.into(), json!(hex(r.key.as_bytes())));
     props.insert(
@@ -229,7 +238,7 @@ mod tests {
             vec![0.5, -1.0],
             meta.as_object().cloned().unwrap_or_default(),
         );
-        let o = object(&ns, &r);
+        let o = object(&ns, &r, None);
         let p = &o["properties"];
         assert_eq!(o["class"], "Vt_6e73_00");
         assert_eq!(p[P_KEY], "k 1");
@@ -250,5 +259,8 @@ mod tests {
         assert_eq!(p[P_ABSENT], props(&["ok"]));
         assert_eq!(o["id"], object_id("ns", "k 1").hyphenated().to_string());
         assert_eq!(o["vector"], json!([0.5, -1.0]));
+        assert!(p.get(P_TEXT).is_none(), "no text fields: no text bag");
+        let o = object(&ns, &r, Some(String::new()));
+        assert_eq!(o["properties"][P_TEXT], "", "an empty bag is still stored");
     }
 }

@@ -126,6 +126,51 @@ async fn every_request_validates_against_the_spec() -> anyhow::Result<()> {
     anyhow::ensure!(b.drop_namespace(ns).await?, "dropped");
     anyhow::ensure!(b.count(ns, None).await? == 0, "gone");
 
+    // Keyword and hybrid search: the class with its text bag, writes carrying it (empty for a
+    // record without text), the bm25 and nearVector legs, with filters exact and widened.
+    let ns = "spec_text";
+    let config = NamespaceConfig::new(2)
+        .with_field("body", FieldType::Text)
+        .with_field("title", FieldType::Text)
+        .with_field("color", FieldType::Keyword);
+    b.create_namespace(ns, &config).await?;
+    let records: Vec<Record> = (0..12)
+        .map(|i| {
+            let m = match i % 3 {
+                0 => {
+                    json!({"body": format!("Alpha beta {i} \"quoted\" {{ Get }}"), "color": "red"})
+                }
+                1 => json!({"title": "beta gamma", "color": "blue"}),
+                _ => json!({}),
+            };
+            Record::new(format!("t{i}"), vec![1.0, i as f32], meta(m))
+        })
+        .collect();
+    b.upsert_batch(ns, records).await?;
+    for f in [
+        None,
+        Some(Filter::eq("color", "red")),
+        Some(Filter::ne("color", "red")),
+    ] {
+        let with = |mut q: QueryRequest| {
+            if let Some(f) = &f {
+                q = q.with_filter(f.clone());
+            }
+            q
+        };
+        let kw = b
+            .search(ns, &with(QueryRequest::keyword("beta alpha", 3)))
+            .await?;
+        let hy = b
+            .search(
+                ns,
+                &with(QueryRequest::new(vec![1.0, 2.0], 3).with_text("beta")).with_embeddings(),
+            )
+            .await?;
+        anyhow::ensure!(kw.len() <= 3 && hy.len() <= 3, "{kw:?} {hy:?}");
+    }
+    anyhow::ensure!(b.drop_namespace(ns).await?, "dropped");
+
     if !emulator.spec_loaded() {
         return Ok(());
     }

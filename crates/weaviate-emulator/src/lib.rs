@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod batch;
+mod bm25;
 mod distance;
 mod filter;
 mod graphql;

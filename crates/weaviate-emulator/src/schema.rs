@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::distance::Metric;
-use crate::settings::{PROPERTY_SUFFIX_RULE_SINCE, Settings, Version};
+use crate::settings::{BLOCKMAX_WAND_SINCE, PROPERTY_SUFFIX_RULE_SINCE, Settings};
 use crate::store::{ApiError, ClassData, Db, PropDef};
 
 /// `UppercaseClassName`: the first letter is upper-cased.
@@ -120,6 +120,55 @@ pub(crate) fn is_text(base: &str) -> bool {
     base == "text"
 }
 
+/// `validateBM25Config` and `validateStopwordConfig` (`adapters/repos/db/inverted/config.go`).
+fn validate_inverted(inverted: &Value) -> Result<(), ApiError> {
+    let bm25 = &inverted["bm25"];
+    if bm25["k1"].as_f64().is_some_and(|k1| k1 < 0.0) {
+        return Err(ApiError::unprocessable("BM25.k1 must be >= 0"));
+    }
+    if bm25["b"]
+        .as_f64()
+        .is_some_and(|b| !(0.0..=1.0).contains(&b))
+    {
+        return Err(ApiError::unprocessable("BM25.b must be >= 0 and <= 1"));
+    }
+    let stopwords = &inverted["stopwords"];
+    let preset = stopwords["preset"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+        .unwrap_or("en");
+    if !crate::bm25::STOPWORD_PRESETS.contains(&preset) {
+        return Err(ApiError::unprocessable(format!(
+            "stopwordPreset '{preset}' does not exist"
+        )));
+    }
+    let words = |k: &str| -> Vec<&str> {
+        stopwords[k]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    for (k, list) in [
+        ("additions", words("additions")),
+        ("removals", words("removals")),
+    ] {
+        if list.iter().any(|w| w.trim().is_empty()) {
+            return Err(ApiError::unprocessable(format!(
+                "cannot use whitespace in stopword.{k}"
+            )));
+        }
+    }
+    if let Some(w) = words("removals")
+        .iter()
+        .find(|w| words("additions").contains(w))
+    {
+        return Err(ApiError::unprocessable(format!(
+            "found '{w}' in both stopwords.additions and stopwords.removals"
+        )));
+    }
+    Ok(())
+}
+
 impl Db {
     /// `POST /v1/schema`: validates, normalises and fills defaults; returns the stored class.
     pub(crate) fn create_class(
@@ -227,12 +276,13 @@ impl Db {
             "bm25": {"b": 0.75, "k1": 1.2}, "cleanupIntervalSeconds": 60,
             "stopwords": {"additions": null, "preset": "en", "removals": null},
             "indexTimestamps": false, "indexNullState": false, "indexPropertyLength": false,
-            "usingBlockMaxWAND": settings.version >= Version(1, 30, 0)
+            "usingBlockMaxWAND": settings.version >= BLOCKMAX_WAND_SINCE
         });
         let inverted = match obj.get("invertedIndexConfig") {
             Some(u) if u.is_object() => merge(inverted_defaults, u),
             _ => inverted_defaults,
         };
+        validate_inverted(&inverted)?;
         let index_null_state = inverted["indexNullState"].as_bool().unwrap_or(false);
 
         let mut class = ClassData {

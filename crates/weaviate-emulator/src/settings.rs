@@ -48,6 +48,10 @@ pub(crate) const PUT_MISSING_404_SINCE: Version = Version(1, 37, 11);
 /// change was not pinned down).
 pub(crate) const SCHEMA_PATH_UPPERCASE_SINCE: Version = Version(1, 26, 0);
 
+/// First version whose new classes default to `usingBlockMaxWAND: true` (BlockMax WAND GA), and
+/// from which the emulator scores bm25 the BlockMax way when a class has the flag.
+pub(crate) const BLOCKMAX_WAND_SINCE: Version = Version(1, 30, 0);
+
 /// Versions that forbid internal suffixes in property names.
 pub(crate) const PROPERTY_SUFFIX_RULE_SINCE: Version = Version(1, 30, 0);
 

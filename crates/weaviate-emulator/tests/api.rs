@@ -1251,3 +1251,107 @@ async fn pause_holds_requests_and_fail_with_answers_every_request() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn bm25_keyword_search_over_graphql() {
+    let (emu, c) = start().await;
+    c.create(json!({"class": "K", "vectorizer": "none",
+        "invertedIndexConfig": {"bm25": {"k1": 1.2, "b": 0.5}, "stopwords": {"preset": "none"}, "usingBlockMaxWAND": true},
+        "properties": [
+            {"name": "key", "dataType": ["text"], "tokenization": "field", "indexSearchable": false},
+            {"name": "txt", "dataType": ["text"], "tokenization": "word", "indexSearchable": true, "indexFilterable": false},
+            {"name": "lang", "dataType": ["text"], "tokenization": "field"}]}))
+        .await;
+    c.batch(json!([
+        {"class": "K", "id": uuid(1), "properties": {"key": "a", "txt": "zebra zebra the", "lang": "en"}, "vector": [1.0, 0.0]},
+        {"class": "K", "id": uuid(2), "properties": {"key": "b", "txt": "zebra plain plain", "lang": "de"}, "vector": [0.0, 1.0]},
+        {"class": "K", "id": uuid(3), "properties": {"key": "c", "txt": "", "lang": "en"}, "vector": [1.0, 1.0]}
+    ]))
+    .await;
+    let hits = |r: &Value, alias: &str| -> Vec<(String, String)> {
+        r["data"]["Get"][alias]
+            .as_array()
+            .unwrap_or_else(|| panic!("no results in {r}"))
+            .iter()
+            .map(|o| {
+                (
+                    o["key"].as_str().unwrap().to_owned(),
+                    o["_additional"]["score"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let r = c
+        .gql(r#"{ Get { K(bm25: {query: "zebra the", properties: ["txt"]}, limit: 5) { key _additional { id score } } } }"#)
+        .await;
+    let all = hits(&r, "K");
+    assert_eq!(
+        all.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    // The score is a String holding a float32.
+    assert!(
+        all.iter()
+            .all(|h| h.1.parse::<f32>().is_ok_and(|s| s > 0.0)),
+        "{all:?}"
+    );
+    // `where` restricts the candidates but not the statistics; aliases share one request with
+    // a nearVector query; `properties` may be a single string.
+    let r = c
+        .gql(r#"{ Get { k: K(bm25: {query: "zebra the", properties: "txt"}, where: {path: ["lang"], operator: Equal, valueText: "de"}, limit: 5) { key _additional { score } }
+                         v: K(nearVector: {vector: [0.0, 1.0]}, limit: 1) { key _additional { distance } } } }"#)
+        .await;
+    assert_eq!(hits(&r, "k"), [all[1].clone()]);
+    assert_eq!(r["data"]["Get"]["v"][0]["key"], "b");
+    // Errors: unknown property, a non-searchable one, bm25 with the cursor API, searchOperator.
+    for (q, want) in [
+        (
+            r#"{ Get { K(bm25: {query: "x", properties: ["nope"]}) { key } } }"#,
+            "no such prop",
+        ),
+        (
+            r#"{ Get { K(bm25: {query: "x", properties: ["key"]}) { key } } }"#,
+            "requires inverted index",
+        ),
+        (
+            r#"{ Get { K(bm25: {query: "x"}, after: "", limit: 1) { key } } }"#,
+            "other params cannot be set",
+        ),
+        (
+            r#"{ Get { K(bm25: {query: "x", searchOperator: {operator: And}}) { key } } }"#,
+            "searchOperator",
+        ),
+        (
+            r#"{ Get { K(bm25: {query: 3}) { key } } }"#,
+            "Expected type \"String\"",
+        ),
+    ] {
+        let r = c.gql(q).await;
+        let msg = r["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(want), "{q}: {r}");
+    }
+    // Class settings are validated like the server does.
+    for (inverted, want) in [
+        (
+            json!({"stopwords": {"preset": "fr"}}),
+            "stopwordPreset 'fr' does not exist",
+        ),
+        (json!({"bm25": {"b": 1.5}}), "BM25.b must be >= 0 and <= 1"),
+        (json!({"bm25": {"k1": -1}}), "BM25.k1 must be >= 0"),
+        (
+            json!({"stopwords": {"additions": ["x"], "removals": ["x"]}}),
+            "in both stopwords.additions and stopwords.removals",
+        ),
+    ] {
+        let (s, v) = c
+            .json(
+                Method::POST,
+                "/v1/schema",
+                Some(json!({"class": "Bad", "invertedIndexConfig": inverted})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(v.to_string().contains(want), "{v}");
+    }
+    assert_eq!(emu.spec_violations(), Vec::<String>::new());
+}

@@ -9,6 +9,7 @@
 mod eval;
 mod parse;
 
+pub(crate) use eval::tokenize;
 pub(crate) use parse::parse;
 use serde_json::Value;
 
@@ -50,7 +51,7 @@ pub(crate) enum Target {
 
 #[cfg(test)]
 mod tests {
-    use super::eval::{like, tokenize};
+    use super::eval::like;
     use super::*;
     use crate::settings::{Settings, Version};
     use crate::store::Db;

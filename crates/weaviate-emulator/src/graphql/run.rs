@@ -86,6 +86,7 @@ pub(super) fn run_get(class: &ClassData, settings: &Settings, f: &Field) -> Resu
         _ => None,
     };
     let near = f.argument("nearVector").map(|a| &a.value);
+    let bm25 = f.argument("bm25").map(|a| &a.value);
     let filter = where_filter(class, settings, f)?;
     let wants = |name: &str| {
         f.selection
@@ -99,10 +100,11 @@ pub(super) fn run_get(class: &ClassData, settings: &Settings, f: &Field) -> Resu
         ));
     }
 
-    let mut rows: Vec<(&StoredObject, Option<f32>)> = Vec::new();
+    // (object, distance, bm25 score)
+    let mut rows: Vec<(&StoredObject, Option<f32>, Option<f32>)> = Vec::new();
     if let Some(after) = after {
         // Cursor API: UUID order, only with a limit and without other search parameters.
-        if near.is_some() || filter.is_some() || offset > 0 {
+        if near.is_some() || bm25.is_some() || filter.is_some() || offset > 0 {
             return Err("other params cannot be set with after and limit parameters".into());
         }
         let Some(limit) = limit else {
@@ -125,7 +127,41 @@ pub(super) fn run_get(class: &ClassData, settings: &Settings, f: &Field) -> Resu
                 .objects
                 .range::<String, _>((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded))
                 .take(limit)
-                .map(|(_, o)| (o, None)),
+                .map(|(_, o)| (o, None, None)),
+        );
+    } else if let Some(GValue::Object(args)) = bm25 {
+        // Keyword search wins over nearVector when both are given (`Explorer.getClass`).
+        let get = |k: &str| args.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+        let query = match get("query") {
+            Some(GValue::String(q)) => q.as_str(),
+            _ => "",
+        };
+        let properties: Option<Vec<String>> = match get("properties") {
+            Some(GValue::List(items)) => Some(
+                items
+                    .iter()
+                    .filter_map(|i| match i {
+                        GValue::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Some(GValue::String(s)) => Some(vec![s.clone()]),
+            _ => None,
+        };
+        let k = limit.unwrap_or(settings.default_limit) + offset;
+        if k > settings.max_results {
+            return Err("query maximum results exceeded".into());
+        }
+        let scored = crate::bm25::search(class, settings, query, properties.as_deref(), |o| {
+            filter.as_ref().is_none_or(|w| w.matches(o))
+        })?;
+        rows.extend(
+            scored
+                .into_iter()
+                .take(k)
+                .skip(offset)
+                .map(|(o, s)| (o, None, Some(s))),
         );
     } else if let Some(GValue::Object(nv)) = near {
         let get = |k: &str| nv.iter().find(|(n, _)| n == k).map(|(_, v)| v);
@@ -186,7 +222,12 @@ pub(super) fn run_get(class: &ClassData, settings: &Settings, f: &Field) -> Resu
             max_distance.is_none_or(|m| distance::within_distance(*d, m))
                 && min_certainty.is_none_or(|c| distance::within_certainty(*d, c))
         });
-        rows.extend(scored.into_iter().skip(offset).map(|(o, d)| (o, Some(d))));
+        rows.extend(
+            scored
+                .into_iter()
+                .skip(offset)
+                .map(|(o, d)| (o, Some(d), None)),
+        );
     } else {
         let limit = limit.unwrap_or(settings.default_limit);
         if limit + offset > settings.max_results {
@@ -199,17 +240,23 @@ pub(super) fn run_get(class: &ClassData, settings: &Settings, f: &Field) -> Resu
                 .filter(|o| filter.as_ref().is_none_or(|w| w.matches(o)))
                 .skip(offset)
                 .take(limit)
-                .map(|o| (o, None)),
+                .map(|o| (o, None, None)),
         );
     }
     Ok(Value::Array(
         rows.into_iter()
-            .map(|(o, d)| render(class, f, o, d))
+            .map(|(o, d, s)| render(class, f, o, d, s))
             .collect(),
     ))
 }
 
-fn render(class: &ClassData, f: &Field, o: &StoredObject, d: Option<f32>) -> Value {
+fn render(
+    class: &ClassData,
+    f: &Field,
+    o: &StoredObject,
+    d: Option<f32>,
+    score: Option<f32>,
+) -> Value {
     let mut out = Map::new();
     for sel in &f.selection {
         let v = match sel.name.as_str() {
@@ -224,6 +271,10 @@ fn render(class: &ClassData, f: &Field, o: &StoredObject, d: Option<f32>) -> Val
                             d.map_or(Value::Null, |d| Value::from(distance::certainty(d)))
                         }
                         "vector" => o.vector.as_deref().map_or(Value::Null, vector_json),
+                        // A GraphQL String holding the float32 (graphql-go prints it with %v).
+                        "score" => {
+                            score.map_or(Value::Null, |s| Value::String(crate::bm25::go_f32(s)))
+                        }
                         "creationTimeUnix" => Value::String(o.created.to_string()),
                         "lastUpdateTimeUnix" => Value::String(o.updated.to_string()),
                         _ => Value::Null,

@@ -13,9 +13,11 @@ const ADDITIONAL: &[&str] = &[
     "vector",
     "creationTimeUnix",
     "lastUpdateTimeUnix",
+    "score",
 ];
 const GET_ARGS: &[&str] = &[
     "nearVector",
+    "bm25",
     "limit",
     "offset",
     "where",
@@ -28,7 +30,6 @@ const GET_ARGS_NOT_EMULATED: &[&str] = &[
     "nearObject",
     "nearText",
     "nearImage",
-    "bm25",
     "hybrid",
     "sort",
     "group",
@@ -201,6 +202,42 @@ fn argument_type_error(name: &str, v: &GValue) -> Option<String> {
             _ => expected("ConsistencyLevelEnum"),
         },
         "where" => (!matches!(v, GValue::Object(_))).then(|| expected("WhereInpObj"))?,
+        "bm25" => {
+            let GValue::Object(fields) = v else {
+                return expected("GetObjectsHybridGetBm25InpObj");
+            };
+            for (k, fv) in fields {
+                let ok = match k.as_str() {
+                    "query" => matches!(fv, GValue::String(_) | GValue::Null),
+                    // A single value is coerced to a one-element list (GraphQL input coercion).
+                    "properties" => match fv {
+                        GValue::List(items) => items.iter().all(|i| matches!(i, GValue::String(_))),
+                        GValue::String(_) | GValue::Null => true,
+                        _ => false,
+                    },
+                    "searchOperator" => {
+                        return Some(
+                            "the Weaviate emulator does not emulate bm25 searchOperator".into(),
+                        );
+                    }
+                    _ => {
+                        return Some(format!(
+                            "Argument \"bm25\" has invalid value {}.\nIn field \"{k}\": Unknown field.",
+                            show(v)
+                        ));
+                    }
+                };
+                if !ok {
+                    return Some(format!(
+                        "Argument \"bm25\" has invalid value {}.\nIn field \"{k}\": Expected type \"{}\", found {}.",
+                        show(v),
+                        if k == "query" { "String" } else { "[String]" },
+                        show(fv)
+                    ));
+                }
+            }
+            None
+        }
         "nearVector" => {
             let GValue::Object(fields) = v else {
                 return expected("NearVectorInpObj");
