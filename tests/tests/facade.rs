@@ -1,6 +1,7 @@
 //! The facade opens backends by URL and by kind, refuses unknown or disabled schemes with a
 //! clear error, and closes scoped backends.
 
+use vector_tier::VectorBackendExt as _;
 use vector_tier::{
     BackendConfig, BackendKind, ErrorKind, Metadata, VectorBackend, open, with_vector_backend,
 };

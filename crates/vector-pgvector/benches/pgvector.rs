@@ -22,7 +22,7 @@ use vector_backend::VectorBackendExt as _;
 use vector_backend::synth::SplitMix64;
 use vector_backend::{
     FieldType, Filter, IndexKind, Metadata, NamespaceConfig, OpenBackend, QueryRequest, Record,
-    SearchResult, VectorBackend,
+    VectorBackend,
 };
 use vector_pgvector::PgVectorBackend;
 

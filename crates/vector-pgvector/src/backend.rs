@@ -3,8 +3,8 @@
 //! `client`.
 
 use vector_backend::driver::{
-    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
-    WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
+    ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, Error, IndexKind, NamespaceConfig, Result, SearchResult, StoredVector,

@@ -3,8 +3,8 @@
 //! [`crate::scan`]).
 
 use vector_backend::driver::{
-    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query, ScanSpec,
-    WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
+    ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, Error, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,

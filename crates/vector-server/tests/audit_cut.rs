@@ -104,7 +104,7 @@ async fn cut_writes_are_applied_and_audited() {
         );
     }
     // And they were applied.
-    use vector_tier::VectorBackend as _;
+    use vector_tier::VectorBackendExt as _;
     for key in ["by-timeout", "by-client"] {
         assert!(backend.get("cut", key).await.unwrap().is_some(), "{key}");
     }

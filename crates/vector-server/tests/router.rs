@@ -321,6 +321,16 @@ impl VectorBackend for Slow {
     async fn delete_by_filter(&self, ns: &str, filter: &Filter) -> Result<u64> {
         self.inner.delete_by_filter(ns, filter).await
     }
+    async fn search_batch(
+        &self,
+        ns: &str,
+        requests: &[QueryRequest],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        self.inner.search_batch(ns, requests).await
+    }
+    async fn close(&self) {
+        self.inner.close().await;
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
+use vector_tier::VectorBackendExt as _;
 use vector_tier::{ScanRequest, VectorBackend};
 
 use crate::error::{Error, Result};
@@ -170,7 +171,7 @@ async fn write_records(
 ) -> Result<Trailer> {
     let mut writer = Writer::new(out, header).map_err(Error::io(path))?;
     let bar = progress.bar(Some(header.count), "exporting");
-    let mut pages = vector_tier::scan(backend, namespace, ScanRequest::new(page_size));
+    let mut pages = backend.scan(namespace, ScanRequest::new(page_size));
     while let Some(page) = pages.next().await {
         let page = page.map_err(Error::backend(format!("scanning namespace {namespace:?}")))?;
         for record in &page {

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::Path;
 
 use futures_util::StreamExt as _;
+use vector_tier::VectorBackendExt as _;
 use vector_tier::{
     Capabilities, IndexKind, NamespaceConfig, QueryRequest, ScanRequest, SearchResult,
     VectorBackend,
@@ -324,7 +325,7 @@ async fn migrate_one(
     let mut rng = SplitMix64::new(options.seed);
     let mut sample: Vec<String> = Vec::with_capacity(options.verify_records);
     let mut seen = 0u64;
-    let mut pages = vector_tier::scan(from, name, ScanRequest::new(options.batch_size.min(10_000)));
+    let mut pages = from.scan(name, ScanRequest::new(options.batch_size.min(10_000)));
     while let Some(page) = pages.next().await {
         let page = page.map_err(Error::backend(format!(
             "scanning namespace {name:?} on the source"

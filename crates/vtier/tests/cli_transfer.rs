@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 
 use futures_util::StreamExt as _;
 use serde_json::json;
+use vector_tier::VectorBackendExt as _;
 use vector_tier::{
     DynBackend, FieldType, IndexKind, Metadata, Metric, NamespaceConfig, Record, ScanRequest,
 };
@@ -129,7 +130,7 @@ async fn snapshot(backend: &DynBackend, ns: &str) -> (NamespaceConfig, Vec<Recor
         .unwrap()
         .unwrap_or_else(|| panic!("{ns} missing"));
     let mut records = Vec::new();
-    let mut pages = vector_tier::scan(&**backend, ns, ScanRequest::new(100));
+    let mut pages = backend.scan(ns, ScanRequest::new(100));
     while let Some(page) = pages.next().await {
         records.extend(page.unwrap());
     }

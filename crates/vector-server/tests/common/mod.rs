@@ -579,5 +579,17 @@ pub mod probe {
             bump(&self.calls.data);
             self.inner.delete_by_filter(ns, filter).await
         }
+        async fn search_batch(
+            &self,
+            ns: &str,
+            requests: &[QueryRequest],
+        ) -> Result<Vec<Vec<SearchResult>>> {
+            bump(&self.calls.data);
+            tokio::time::sleep(self.read_delay).await;
+            self.inner.search_batch(ns, requests).await
+        }
+        async fn close(&self) {
+            self.inner.close().await;
+        }
     }
 }
