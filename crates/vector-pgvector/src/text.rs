@@ -27,10 +27,11 @@
 //! wait for each other's row lock; a query sums the slots.
 //!
 //! **The query** (one statement, unnamed: its text depends on the number of tokens and on the
-//! filter): the records holding any query token (the GIN index), each token's document frequency
-//! over all of them (window aggregates: the filter restricts candidates, not statistics), BM25
-//! of the candidates the filter keeps, the best `fetch` by score then key, and their metadata
-//! (and embeddings) by key.
+//! filter): each token's document frequency in one aggregate over the records holding any
+//! query token (the GIN index; the filter restricts candidates, not statistics), BM25 of the
+//! candidates (the same records, filtered), the best `fetch` by score then key, and their
+//! metadata (and embeddings) by key. Its cost grows with the records holding a query token:
+//! see the crate's README for numbers.
 //!
 //! **Term frequency** is the number of positions `tsv` holds for the token, read with
 //! `ts_rank_cd` with every weight 1 (for a one-lexeme query it is exactly that count, computed
@@ -191,40 +192,44 @@ pub(crate) fn plan(ns: &PgNamespace, q: &KeywordQuery<'_>) -> Plan {
         .iter()
         .map(|s| b.bind(s.clone(), Type::TEXT))
         .collect();
-    let keep = q
+    let filter = q
         .filter()
-        .map_or_else(|| "true".to_owned(), |f| b.condition(f));
-    let df: String = tok
+        .map(|f| format!(" AND {}", b.condition(f)))
+        .unwrap_or_default();
+    let idf: String = tok
         .iter()
         .enumerate()
-        .map(|(i, p)| {
-            format!(", count(*) FILTER (WHERE c.tsv @@ {p}::tsquery) OVER ()::float8 AS d{i}")
-        })
-        .collect();
-    // Innermost: the position count of each token (`r`) and the per-query constants.
-    let r: String = tok
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|(i, _)| {
             format!(
-                ", ts_rank_cd('{{1,1,1,1}}'::float4[], m.tsv, {p}::tsquery)::float8 AS r{i}, ln(1::float8 + (s.n - m.d{i} + 0.5::float8) / (m.d{i} + 0.5::float8)) AS i{i}"
+                ", ln(1::float8 + (s.n - x.d{i} + 0.5::float8) / (x.d{i} + 0.5::float8)) AS i{i}"
             )
         })
         .collect();
-    // Then the exact term frequency (`f`), from `txt` where the tsvector's caps may bite.
-    let f: String = tok
+    let df: Vec<String> = tok
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("count(*) FILTER (WHERE c.tsv @@ {p}::tsquery)::float8 AS d{i}"))
+        .collect();
+    let df = df.join(", ");
+    // The position count of each token, once per record.
+    let r: Vec<String> = tok
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            format!(
-                ", CASE WHEN r.r{i} < 256 AND r.l <= 16383 THEN r.r{i} ELSE (SELECT cardinality(array_positions(string_to_array(x.txt, ' '), {p}))::float8 FROM {t} x WHERE x.key = r.key) END AS f{i}, r.i{i}"
-            )
+            format!("ts_rank_cd('{{1,1,1,1}}'::float4[], c.tsv, {p}::tsquery)::float8 AS r{i}")
         })
         .collect();
-    // BM25: `idf * f * (k1 + 1) / (f + k1 * norm)` per token, added in token order.
-    let score: Vec<String> = (0..tok.len())
-        .map(|i| {
-            format!("y.i{i} * y.f{i} * (1.2::float8 + 1::float8) / (y.f{i} + 1.2::float8 * y.nm)")
+    let r = r.join(", ");
+    // BM25 per token, `idf * f * (k1 + 1) / (f + k1 * norm)`, added in token order; `f` is the
+    // position count unless the tsvector's caps may bite, then the exact count from `txt`.
+    let score: Vec<String> = tok
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let f = format!(
+                "(CASE WHEN r.r{i} < 256 AND c.len <= 16383 THEN r.r{i} ELSE cardinality(array_positions(string_to_array(c.txt, ' '), {p}))::float8 END)"
+            );
+            format!("df.i{i} * {f} * (1.2::float8 + 1::float8) / ({f} + 1.2::float8 * r.nm)")
         })
         .collect();
     let score = score.join(" + ");
@@ -233,24 +238,26 @@ pub(crate) fn plan(ns: &PgNamespace, q: &KeywordQuery<'_>) -> Plan {
     } else {
         ""
     };
-    // OFFSET 0 keeps each level from being flattened into the next, which would evaluate
-    // `ts_rank_cd` once per use instead of once.
+    // `df` is one aggregate over every record holding a token (the filter restricts
+    // candidates, not statistics); OFFSET 0 keeps `r` from being flattened into the score,
+    // which would evaluate `ts_rank_cd` once per use instead of once.
     let sql = format!(
         "WITH s AS MATERIALIZED (
              SELECT n, CASE WHEN n > 0 THEN total / n ELSE 0 END AS avgdl
              FROM (SELECT coalesce(sum(n), 0)::float8 AS n, coalesce(sum(total), 0)::float8 AS total
                    FROM {STATS_TABLE} WHERE tbl = {tbl}) z),
-         m AS (
-             SELECT c.key, c.tsv, c.len, {keep} AS keep{df}
-             FROM {t} c WHERE c.tsv @@ {any}::tsquery),
+         df AS MATERIALIZED (
+             SELECT s.avgdl{idf}
+             FROM s, (SELECT {df} FROM {t} c WHERE c.tsv @@ {any}::tsquery) x),
          top AS (
-             SELECT m.key, (SELECT {score} FROM (
-                 SELECT r.nm{f} FROM (
-                     SELECT m.key, m.len AS l, CASE WHEN s.avgdl > 0 THEN 1::float8 - 0.5::float8 + 0.5::float8 * m.len / s.avgdl ELSE 1::float8 END AS nm{r}
-                     OFFSET 0) r
-                 OFFSET 0) y) AS score
-             FROM m, s WHERE m.keep
-             ORDER BY score DESC, m.key LIMIT {limit})
+             SELECT c.key, y.score
+             FROM {t} c CROSS JOIN df
+             CROSS JOIN LATERAL (
+                 SELECT {r}, CASE WHEN df.avgdl > 0 THEN 1::float8 - 0.5::float8 + 0.5::float8 * c.len / df.avgdl ELSE 1::float8 END AS nm
+                 OFFSET 0) r
+             CROSS JOIN LATERAL (SELECT {score} AS score) y
+             WHERE c.tsv @@ {any}::tsquery{filter}
+             ORDER BY y.score DESC, c.key LIMIT {limit})
          SELECT t.key, t.meta, top.score{emb} FROM top JOIN {t} t ON t.key = top.key
          ORDER BY top.score DESC, top.key"
     );
