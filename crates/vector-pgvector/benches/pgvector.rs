@@ -484,6 +484,20 @@ mod text {
                 words[at..at + 3].join(" ")
             })
             .collect();
+        // The same without the 300 most common words: selective queries.
+        let rare: Vec<String> = (0..queries.len())
+            .map(|i| {
+                let bag = all[(i * 7919) % n].metadata["body"]
+                    .as_str()
+                    .unwrap_or_default();
+                let words: Vec<&str> = bag
+                    .split(' ')
+                    .filter(|w| w[1..].parse::<usize>().is_ok_and(|r| r >= 300))
+                    .take(3)
+                    .collect();
+                words.join(" ")
+            })
+            .collect();
         let vector = |i: usize| QueryRequest::new(queries[i % queries.len()].clone(), K);
         let keyword = |i: usize| QueryRequest::keyword(texts[i % texts.len()].clone(), K);
         let hybrid = |i: usize| vector(i).with_text(texts[i % texts.len()].clone());
@@ -494,6 +508,7 @@ mod text {
         });
         {
             let mut g = c.benchmark_group(format!("text_{n}x{DIM}_k{K}"));
+            g.sample_size(20);
             let mut i = 0usize;
             g.bench_function("vector", |b| {
                 b.to_async(rt).iter(|| {
@@ -522,9 +537,9 @@ mod text {
             g.finish();
         }
         rt.block_on(async {
-            let rounds = 400;
+            let rounds = 100;
             // Interleaved, so that every kind sees the same machine load.
-            let kinds = 5;
+            let kinds = 7;
             let mut times: Vec<Vec<Duration>> = vec![Vec::new(); kinds];
             let table = backend
                 .driver()
@@ -549,6 +564,14 @@ mod text {
                     3 => {
                         let q = hybrid(i).with_filter(Filter::eq("c", format!("c{}", i % 10)));
                         backend.search(&ns, &q).await.expect("filtered hybrid");
+                    }
+                    5 => {
+                        let q = QueryRequest::keyword(rare[i % rare.len()].clone(), K);
+                        backend.search(&ns, &q).await.expect("selective keyword");
+                    }
+                    6 => {
+                        let q = vector(i).with_text(rare[i % rare.len()].clone());
+                        backend.search(&ns, &q).await.expect("selective hybrid");
                     }
                     _ => {
                         // The two legs as separate queries (m = 4k each), one after the other.
@@ -575,9 +598,15 @@ mod text {
             .await;
             // Matching records per query (how much each keyword query scores).
             let mut matched = Vec::new();
+            let mut matched_rare = Vec::new();
             {
                 let client = pool.get().await.expect("pool");
-                for t in texts.iter().take(50) {
+                for (rare_words, t) in texts
+                    .iter()
+                    .take(50)
+                    .map(|t| (false, t))
+                    .chain(rare.iter().take(50).map(|t| (true, t)))
+                {
                     let tokens = vector_backend::text::query_tokens(t).join(" | ");
                     let row = client
                         .query_one(
@@ -586,10 +615,12 @@ mod text {
                         )
                         .await
                         .expect("matches");
-                    matched.push(row.get::<_, i64>(0));
+                    let into = if rare_words { &mut matched_rare } else { &mut matched };
+                    into.push(row.get::<_, i64>(0));
                 }
             }
             matched.sort_unstable();
+            matched_rare.sort_unstable();
             for t in &mut times {
                 t.sort();
             }
@@ -599,6 +630,8 @@ mod text {
                 "hybrid, RRF (k = 10, legs of 40, one round trip)",
                 "hybrid with a filter (c = one of 10 values)",
                 "the two legs one after the other (vector k = 40, then keyword k = 40)",
+                "keyword only, selective words (none of the 300 most common)",
+                "hybrid, selective words",
             ];
             println!("\n== pgvector keyword and hybrid search at {n} × {DIM}, text of 20-60 Zipf words, queries of 3 words, interleaved, {rounds} each");
             println!("| query | p50 | p99 |");
@@ -607,12 +640,14 @@ mod text {
                 println!("| {name} | {} | {} |", ms(percentile(t, 0.5)), ms(percentile(t, 0.99)));
             }
             println!("| counting N and the total length per query instead of the kept statistics (`SELECT count(*), sum(len)`) | {} | {} |", ms(sp50), ms(sp99));
-            println!(
-                "records matching a keyword query: median {}, p90 {}, max {} (of {n})",
-                matched[matched.len() / 2],
-                matched[matched.len() * 9 / 10],
-                matched[matched.len() - 1]
-            );
+            for (what, m) in [("a keyword query", &matched), ("a selective one", &matched_rare)] {
+                println!(
+                    "records matching {what}: median {}, p90 {}, max {} (of {n})",
+                    m[m.len() / 2],
+                    m[m.len() * 9 / 10],
+                    m[m.len() - 1]
+                );
+            }
             // Write cost of the text columns and triggers: one-record upserts into small
             // flat namespaces with and without a text field.
             let small = format!("vtbench_textw_{DIM}");

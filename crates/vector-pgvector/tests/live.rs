@@ -396,7 +396,7 @@ async fn keyword_scores_equal_the_reference_and_statistics_stay_exact(url: Strin
     let doc = |rng: &mut SplitMix64, i: usize| -> Metadata {
         let mut m = Metadata::new();
         m.insert("tag".into(), format!("t{}", i % 3).into());
-        if i % 11 != 0 {
+        if !i.is_multiple_of(11) {
             let n = 1 + rng.below(3);
             let title = words(rng, n).to_uppercase();
             m.insert("title".into(), title.into());
