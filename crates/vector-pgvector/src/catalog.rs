@@ -14,6 +14,9 @@
 //! so a write either commits before the drop (it was acknowledged before it) or fails after it
 //! without writing anything; it can never land in a later incarnation, which has another table.
 //! `<slug>` (lower-cased, at most 32 characters) is only there to help humans reading `\dt`.
+//!
+//! A namespace with text fields also gets the keyword columns, a GIN index and the statistics
+//! triggers (`text.rs`); a drop removes its rows of `vtier_text_stats` in the same transaction.
 
 use std::collections::BTreeMap;
 
