@@ -5,6 +5,14 @@
 //! filtered query (unnamed statements) and of a batch of ten queries (one pipelined round
 //! trip).
 //!
+//! Keyword and hybrid search (`text` below): a namespace of `VTIER_BENCH_N` × 384 records with
+//! a text field of 20-60 words drawn from a Zipf-distributed vocabulary of 30,000 words; the
+//! latency (p50, p99) of vector-only, keyword-only and hybrid queries (k = 10, queries of three
+//! words taken from one record, so common words are as frequent as in real text), hybrid with a
+//! filter, the two legs one after the other (what the pipelined hybrid saves), the per-query
+//! cost of counting the statistics that the triggers keep instead, and the write cost of the
+//! text columns (one-record upsert, COPY of 10,000). `VTIER_BENCH_ONLY=text` runs only these.
+//!
 //! Without the variable it prints "not run" and exits 0. `VTIER_BENCH_N` overrides the
 //! number of vectors (default 100,000). With `VTIER_BENCH_REUSE=1` the query namespace is kept
 //! after the run and reused by the next one when it holds the same data (the HNSW build takes
@@ -159,6 +167,12 @@ fn main() {
     // Setup: the query namespace (auto = HNSW), loaded in one COPY batch; the index is built
     // after the load.
     let reuse = std::env::var("VTIER_BENCH_REUSE").is_ok_and(|v| v == "1");
+    let mut c = Criterion::default().configure_from_args();
+    text::run(&rt, &backend, &mut c, &data, &queries, reuse);
+    if std::env::var("VTIER_BENCH_ONLY").is_ok_and(|v| v == "text") {
+        c.final_summary();
+        return;
+    }
     rt.block_on(async {
         if reuse && backend.count(&ns, None).await.ok() == Some(n as u64) {
             println!("setup: reusing the loaded namespace {ns}");
@@ -175,8 +189,6 @@ fn main() {
             n as f64 / took.as_secs_f64()
         );
     });
-
-    let mut c = Criterion::default().configure_from_args();
 
     // Bulk-load rate through COPY (no index: the load path itself).
     {
@@ -379,4 +391,339 @@ fn main() {
         }
     });
     c.final_summary();
+}
+
+/// Keyword and hybrid search (see the module docs).
+mod text {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use criterion::{Criterion, Throughput};
+    use vector_backend::synth::SplitMix64;
+    use vector_backend::{
+        FieldType, Filter, IndexKind, Metadata, NamespaceConfig, QueryRequest, Record,
+        VectorBackend as _,
+    };
+    use vector_pgvector::PgVectorBackend;
+
+    use super::{DIM, K, latency, percentile};
+
+    /// Vocabulary size.
+    const WORDS: usize = 30_000;
+
+    /// A word of Zipf rank `r` (exponent about 1): log-uniform ranks.
+    fn word(rng: &mut SplitMix64) -> String {
+        let r = ((WORDS as f64 + 1.0).ln() * rng.next_f64()).exp() as usize - 1;
+        format!("w{}", r.min(WORDS - 1))
+    }
+
+    fn body(rng: &mut SplitMix64) -> String {
+        let n = 20 + rng.below(41);
+        (0..n).map(|_| word(rng)).collect::<Vec<_>>().join(" ")
+    }
+
+    fn records(data: &[Vec<f32>], offset: usize, seed: u64) -> Vec<Record> {
+        let mut rng = SplitMix64::new(seed);
+        data.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut m = Metadata::new();
+                m.insert("c".into(), format!("c{}", (offset + i) % 10).into());
+                m.insert("body".into(), body(&mut rng).into());
+                Record::new(format!("doc-{:07}", offset + i), v.clone(), m)
+            })
+            .collect()
+    }
+
+    fn config() -> NamespaceConfig {
+        NamespaceConfig::new(DIM)
+            .with_field("c", FieldType::Keyword)
+            .with_field("body", FieldType::Text)
+    }
+
+    fn ms(d: Duration) -> String {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
+
+    pub(crate) fn run(
+        rt: &tokio::runtime::Runtime,
+        backend: &Arc<PgVectorBackend>,
+        c: &mut Criterion,
+        data: &[Vec<f32>],
+        queries: &[Vec<f32>],
+        reuse: bool,
+    ) {
+        let n = data.len();
+        let ns = format!("vtbench_text_{n}x{DIM}");
+        let all = records(data, 0, 7);
+        rt.block_on(async {
+            if reuse && backend.count(&ns, None).await.ok() == Some(n as u64) {
+                println!("setup: reusing the loaded text namespace {ns}");
+                return;
+            }
+            let _ = backend.drop_namespace(&ns).await;
+            backend
+                .create_namespace(&ns, &config())
+                .await
+                .expect("create");
+            let started = Instant::now();
+            backend.upsert_batch(&ns, all.clone()).await.expect("load");
+            println!(
+                "setup: loaded {n} × {DIM} with text into an HNSW namespace in {:.1?}",
+                started.elapsed()
+            );
+        });
+        // Three words of one record (in its order), for each query vector.
+        let texts: Vec<String> = (0..queries.len())
+            .map(|i| {
+                let bag = all[(i * 7919) % n].metadata["body"]
+                    .as_str()
+                    .unwrap_or_default();
+                let words: Vec<&str> = bag.split(' ').collect();
+                let at = (i * 13) % (words.len() - 3);
+                words[at..at + 3].join(" ")
+            })
+            .collect();
+        // The same without the 300 most common words: selective queries.
+        let rare: Vec<String> = (0..queries.len())
+            .map(|i| {
+                let bag = all[(i * 7919) % n].metadata["body"]
+                    .as_str()
+                    .unwrap_or_default();
+                let words: Vec<&str> = bag
+                    .split(' ')
+                    .filter(|w| w[1..].parse::<usize>().is_ok_and(|r| r >= 300))
+                    .take(3)
+                    .collect();
+                words.join(" ")
+            })
+            .collect();
+        let vector = |i: usize| QueryRequest::new(queries[i % queries.len()].clone(), K);
+        let keyword = |i: usize| QueryRequest::keyword(texts[i % texts.len()].clone(), K);
+        let hybrid = |i: usize| vector(i).with_text(texts[i % texts.len()].clone());
+        rt.block_on(async {
+            for i in 0..queries.len() {
+                backend.search(&ns, &hybrid(i)).await.expect("warm-up");
+            }
+        });
+        {
+            let mut g = c.benchmark_group(format!("text_{n}x{DIM}_k{K}"));
+            g.sample_size(20);
+            let mut i = 0usize;
+            g.bench_function("vector", |b| {
+                b.to_async(rt).iter(|| {
+                    i += 1;
+                    let q = vector(i);
+                    let (backend, ns) = (backend.clone(), ns.clone());
+                    async move { backend.search(&ns, &q).await.expect("query") }
+                });
+            });
+            g.bench_function("keyword", |b| {
+                b.to_async(rt).iter(|| {
+                    i += 1;
+                    let q = keyword(i);
+                    let (backend, ns) = (backend.clone(), ns.clone());
+                    async move { backend.search(&ns, &q).await.expect("query") }
+                });
+            });
+            g.bench_function("hybrid", |b| {
+                b.to_async(rt).iter(|| {
+                    i += 1;
+                    let q = hybrid(i);
+                    let (backend, ns) = (backend.clone(), ns.clone());
+                    async move { backend.search(&ns, &q).await.expect("query") }
+                });
+            });
+            g.finish();
+        }
+        rt.block_on(async {
+            let rounds = 100;
+            // Interleaved, so that every kind sees the same machine load.
+            let kinds = 7;
+            let mut times: Vec<Vec<Duration>> = vec![Vec::new(); kinds];
+            let table = backend
+                .driver()
+                .table_name(&ns)
+                .await
+                .expect("table")
+                .expect("namespace");
+            let pool = backend.driver().pool().clone();
+            for r in 0..rounds * kinds {
+                let (kind, i) = (r % kinds, r / kinds);
+                let t = Instant::now();
+                match kind {
+                    0 => {
+                        backend.search(&ns, &vector(i)).await.expect("vector");
+                    }
+                    1 => {
+                        backend.search(&ns, &keyword(i)).await.expect("keyword");
+                    }
+                    2 => {
+                        backend.search(&ns, &hybrid(i)).await.expect("hybrid");
+                    }
+                    3 => {
+                        let q = hybrid(i).with_filter(Filter::eq("c", format!("c{}", i % 10)));
+                        backend.search(&ns, &q).await.expect("filtered hybrid");
+                    }
+                    5 => {
+                        let q = QueryRequest::keyword(rare[i % rare.len()].clone(), K);
+                        backend.search(&ns, &q).await.expect("selective keyword");
+                    }
+                    6 => {
+                        let q = vector(i).with_text(rare[i % rare.len()].clone());
+                        backend.search(&ns, &q).await.expect("selective hybrid");
+                    }
+                    _ => {
+                        // The two legs as separate queries (m = 4k each), one after the other.
+                        let m = vector_backend::fusion::leg_depth(K);
+                        let v = QueryRequest::new(queries[i % queries.len()].clone(), m);
+                        backend.search(&ns, &v).await.expect("vector leg");
+                        let k = QueryRequest::keyword(texts[i % texts.len()].clone(), m);
+                        backend.search(&ns, &k).await.expect("keyword leg");
+                    }
+                }
+                times[kind].push(t.elapsed());
+            }
+            // What a query would pay to count N and the total length itself.
+            let (sp50, sp99) = latency(50, |_| {
+                let (pool, table) = (pool.clone(), table.clone());
+                async move {
+                    let client = pool.get().await.expect("pool");
+                    client
+                        .query_one(&format!("SELECT count(*), sum(len) FROM {table}"), &[])
+                        .await
+                        .expect("recount");
+                }
+            })
+            .await;
+            // Matching records per query (how much each keyword query scores).
+            let mut matched = Vec::new();
+            let mut matched_rare = Vec::new();
+            {
+                let client = pool.get().await.expect("pool");
+                for (rare_words, t) in texts
+                    .iter()
+                    .take(50)
+                    .map(|t| (false, t))
+                    .chain(rare.iter().take(50).map(|t| (true, t)))
+                {
+                    let tokens = vector_backend::text::query_tokens(t).join(" | ");
+                    let row = client
+                        .query_one(
+                            &format!("SELECT count(*) FROM {table} WHERE tsv @@ $1::text::tsquery"),
+                            &[&tokens],
+                        )
+                        .await
+                        .expect("matches");
+                    let into = if rare_words { &mut matched_rare } else { &mut matched };
+                    into.push(row.get::<_, i64>(0));
+                }
+            }
+            matched.sort_unstable();
+            matched_rare.sort_unstable();
+            for t in &mut times {
+                t.sort();
+            }
+            let names = [
+                "vector only (k = 10)",
+                "keyword only (k = 10)",
+                "hybrid, RRF (k = 10, legs of 40, one round trip)",
+                "hybrid with a filter (c = one of 10 values)",
+                "the two legs one after the other (vector k = 40, then keyword k = 40)",
+                "keyword only, selective words (none of the 300 most common)",
+                "hybrid, selective words",
+            ];
+            println!("\n== pgvector keyword and hybrid search at {n} × {DIM}, text of 20-60 Zipf words, queries of 3 words, interleaved, {rounds} each");
+            println!("| query | p50 | p99 |");
+            println!("|---|---|---|");
+            for (name, t) in names.iter().zip(&times) {
+                println!("| {name} | {} | {} |", ms(percentile(t, 0.5)), ms(percentile(t, 0.99)));
+            }
+            println!("| counting N and the total length per query instead of the kept statistics (`SELECT count(*), sum(len)`) | {} | {} |", ms(sp50), ms(sp99));
+            for (what, m) in [("a keyword query", &matched), ("a selective one", &matched_rare)] {
+                println!(
+                    "records matching {what}: median {}, p90 {}, max {} (of {n})",
+                    m[m.len() / 2],
+                    m[m.len() * 9 / 10],
+                    m[m.len() - 1]
+                );
+            }
+            // Write cost of the text columns and triggers: one-record upserts into small
+            // flat namespaces with and without a text field.
+            let small = format!("vtbench_textw_{DIM}");
+            let plain = format!("vtbench_plainw_{DIM}");
+            for (name, cfg) in [
+                (&small, config().with_index(IndexKind::Flat)),
+                (&plain, NamespaceConfig::new(DIM).with_field("c", FieldType::Keyword).with_index(IndexKind::Flat)),
+            ] {
+                let _ = backend.drop_namespace(name).await;
+                backend.create_namespace(name, &cfg).await.expect("create");
+            }
+            let mut with_text = Vec::new();
+            let mut without = Vec::new();
+            for r in 0..2000 {
+                let record = records(&data[r % 100..r % 100 + 1], r % 100, r as u64);
+                let t = Instant::now();
+                if r % 2 == 0 {
+                    backend.upsert_batch(&small, record).await.expect("upsert");
+                    with_text.push(t.elapsed());
+                } else {
+                    backend.upsert_batch(&plain, record).await.expect("upsert");
+                    without.push(t.elapsed());
+                }
+            }
+            with_text.sort();
+            without.sort();
+            println!("| upsert of one record, flat, with a text field | {} | {} |", ms(percentile(&with_text, 0.5)), ms(percentile(&with_text, 0.99)));
+            println!("| the same without a text field | {} | {} |", ms(percentile(&without, 0.5)), ms(percentile(&without, 0.99)));
+            let _ = backend.drop_namespace(&small).await;
+            let _ = backend.drop_namespace(&plain).await;
+        });
+        // COPY of 10,000 records with and without a text field (flat: the load path itself).
+        {
+            let batch = 10_000.min(n);
+            let chunk = records(&data[..batch], 0, 3);
+            let mut plain_chunk = chunk.clone();
+            for r in &mut plain_chunk {
+                r.metadata.remove("body");
+            }
+            let with = format!("vtbench_textload_{DIM}");
+            let without = format!("vtbench_plainload_{DIM}");
+            rt.block_on(async {
+                for (name, cfg) in [
+                    (&with, config().with_index(IndexKind::Flat)),
+                    (
+                        &without,
+                        NamespaceConfig::new(DIM)
+                            .with_field("c", FieldType::Keyword)
+                            .with_index(IndexKind::Flat),
+                    ),
+                ] {
+                    let _ = backend.drop_namespace(name).await;
+                    backend.create_namespace(name, &cfg).await.expect("create");
+                }
+            });
+            let mut g = c.benchmark_group("text_bulk_load");
+            g.throughput(Throughput::Elements(batch as u64))
+                .sample_size(10);
+            g.bench_function(format!("copy_upsert_{batch}x{DIM}_with_text"), |b| {
+                b.to_async(rt)
+                    .iter(|| backend.upsert_batch(&with, chunk.clone()));
+            });
+            g.bench_function(format!("copy_upsert_{batch}x{DIM}_without_text"), |b| {
+                b.to_async(rt)
+                    .iter(|| backend.upsert_batch(&without, plain_chunk.clone()));
+            });
+            g.finish();
+            rt.block_on(async {
+                let _ = backend.drop_namespace(&with).await;
+                let _ = backend.drop_namespace(&without).await;
+            });
+        }
+        if !reuse {
+            rt.block_on(async {
+                let _ = backend.drop_namespace(&ns).await;
+            });
+        }
+    }
 }

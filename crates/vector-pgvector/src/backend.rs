@@ -3,8 +3,8 @@
 //! `client`.
 
 use vector_backend::driver::{
-    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
-    ScanSpec, WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, KeywordQuery, NamespaceName, Page,
+    Query, ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, Error, IndexKind, NamespaceConfig, Result, SearchResult, StoredVector,
@@ -15,7 +15,7 @@ use crate::catalog::{self, HNSW_MAX_DIM, PgNamespace};
 use crate::client::{Client, Conn};
 use crate::config::PgConfig;
 use crate::error::PgError;
-use crate::{scan, search, write};
+use crate::{scan, search, text, write};
 
 /// The PostgreSQL + pgvector driver: a pool of tokio-postgres connections and the settings.
 /// [`crate::PgVectorBackend`] is the backend made from it.
@@ -83,10 +83,8 @@ impl Driver for PgDriver {
 
     fn capabilities(&self) -> Capabilities {
         // Auto is HNSW (approximate) up to 2000 dimensions; pgvector's `vector` type holds up
-        // to 16000, which is the contract's maximum.
-        let mut caps = Capabilities::full();
-        caps.text_search = false;
-        caps
+        // to 16000, which is the contract's maximum. Keyword search: `text.rs`.
+        Capabilities::full()
     }
 
     fn check_config(&self, config: &NamespaceConfig) -> Result<()> {
@@ -168,6 +166,23 @@ impl Driver for PgDriver {
         queries: &[Query<'_>],
     ) -> Result<Vec<Vec<SearchResult>>> {
         search::search_batch(&self.client, &self.config, ns, queries).await
+    }
+
+    async fn keyword(
+        &self,
+        ns: &PgNamespace,
+        query: &KeywordQuery<'_>,
+    ) -> Result<Vec<SearchResult>> {
+        text::keyword(&self.client, ns, query).await
+    }
+
+    async fn hybrid(
+        &self,
+        ns: &PgNamespace,
+        vector: &Query<'_>,
+        keyword: &KeywordQuery<'_>,
+    ) -> Result<(Vec<SearchResult>, Vec<SearchResult>)> {
+        search::hybrid(&self.client, &self.config, ns, vector, keyword).await
     }
 
     async fn scan(&self, ns: &PgNamespace, spec: &ScanSpec<'_>) -> Result<Page> {

@@ -14,6 +14,9 @@
 //! so a write either commits before the drop (it was acknowledged before it) or fails after it
 //! without writing anything; it can never land in a later incarnation, which has another table.
 //! `<slug>` (lower-cased, at most 32 characters) is only there to help humans reading `\dt`.
+//!
+//! A namespace with text fields also gets the keyword columns, a GIN index and the statistics
+//! triggers (`text.rs`); a drop removes its rows of `vtier_text_stats` in the same transaction.
 
 use std::collections::BTreeMap;
 
@@ -71,6 +74,17 @@ impl PgNamespace {
         &self.table
     }
 
+    /// The table's name, unquoted: the key of its rows in `vtier_text_stats`.
+    pub(crate) fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// Whether the namespace declares text fields: its table then has the keyword columns
+    /// (`txt`, `tsv`, `len`), the GIN index and the statistics triggers (see `text.rs`).
+    pub(crate) fn has_text(&self) -> bool {
+        self.config.has_text()
+    }
+
     /// Whether the namespace has an HNSW index (Auto and Hnsw up to 2000 dimensions).
     pub(crate) fn has_hnsw(&self) -> bool {
         self.config.index != IndexKind::Flat && self.config.dimension <= HNSW_MAX_DIM
@@ -107,7 +121,7 @@ impl PgNamespace {
 
 /// Quotes an identifier (ours are `[a-z0-9_]`, but quoting keeps that an invariant of this
 /// function rather than of its callers).
-fn quote_ident(s: &str) -> String {
+pub(crate) fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
@@ -158,6 +172,7 @@ pub(crate) async fn bootstrap(conn: &mut Conn) -> Result<(), PgError> {
          )",
     )
     .await?;
+    crate::text::bootstrap(&tx).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -232,12 +247,17 @@ pub(crate) async fn create(
     )
     .await?;
     // The dimension is a validated integer and the table name is ours: no user text in DDL.
+    let text = if ns.has_text() {
+        crate::text::COLUMNS
+    } else {
+        ""
+    };
     tx.batch_execute(&format!(
         "CREATE TABLE {} (
              key text COLLATE \"C\" PRIMARY KEY,
              embedding vector({dimension}) NOT NULL,
              meta text NOT NULL,
-             filt jsonb
+             filt jsonb{text}
          )",
         ns.table
     ))
@@ -245,6 +265,9 @@ pub(crate) async fn create(
     if ns.has_hnsw() {
         tx.batch_execute(&ns.create_index_sql(m, ef_construction))
             .await?;
+    }
+    if ns.has_text() {
+        tx.batch_execute(&crate::text::create_sql(&ns)).await?;
     }
     tx.commit().await?;
     Ok(Ensured::created(ns))
@@ -265,6 +288,7 @@ pub(crate) async fn drop(conn: &mut Conn, name: NamespaceName<'_>) -> Result<boo
     let table: String = row.try_get(0)?;
     tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", quote_ident(&table)))
         .await?;
+    crate::text::forget(&tx, &table).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -9,6 +9,7 @@ mod filter;
 mod reply;
 mod scan;
 mod search;
+mod text;
 mod write;
 
 pub use backend::PgDriver;

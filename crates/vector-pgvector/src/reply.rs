@@ -37,6 +37,25 @@ pub(crate) fn hit(
     ))
 }
 
+/// A keyword row: `key, meta, score[, embedding]`; `distance` is `-score`.
+pub(crate) fn keyword_hit(row: &Row, with_embedding: bool) -> Result<SearchResult, PgError> {
+    let key: String = row.try_get(0)?;
+    let meta: &str = row.try_get(1)?;
+    let score: f64 = row.try_get(2)?;
+    let embedding = if with_embedding {
+        Some(row.try_get::<_, Vector>(3)?.to_vec())
+    } else {
+        None
+    };
+    Ok(SearchResult::new(
+        key,
+        score,
+        -score,
+        metadata(meta)?,
+        embedding,
+    ))
+}
+
 /// A scan row: `key, embedding, meta`.
 pub(crate) fn record(row: &Row) -> Result<Record, PgError> {
     let (key, stored) = stored(row)?;

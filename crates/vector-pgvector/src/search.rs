@@ -1,6 +1,6 @@
 //! kNN search: `ORDER BY embedding <op> $1 LIMIT $2` on the namespace's table, with the filter
-//! and a widened threshold bound pushed down, and several queries pipelined on one connection
-//! in one round trip.
+//! and a widened threshold bound pushed down, and several queries (or the two legs of a hybrid
+//! query, the keyword one from `text.rs`) pipelined on one connection in one round trip.
 //!
 //! On HNSW namespaces the query-time settings (`hnsw.ef_search`, `hnsw.iterative_scan`) are set
 //! with `SET LOCAL` inside `BEGIN ... COMMIT`, so they end with the transaction and never leak
@@ -11,7 +11,7 @@
 use pgvector::Vector;
 use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
-use vector_backend::driver::{NativeDistance, Query};
+use vector_backend::driver::{KeywordQuery, NativeDistance, Query};
 use vector_backend::{Result, SearchResult};
 
 use crate::catalog::PgNamespace;
@@ -19,7 +19,7 @@ use crate::client::{Client, Request, pipeline};
 use crate::config::PgConfig;
 use crate::error::PgError;
 use crate::filter::SqlBuilder;
-use crate::reply;
+use crate::{reply, text};
 
 /// pgvector's largest `hnsw.ef_search`.
 const MAX_EF_SEARCH: usize = 1000;
@@ -95,10 +95,46 @@ pub(crate) async fn search_batch(
     ns: &PgNamespace,
     queries: &[Query<'_>],
 ) -> Result<Vec<Vec<SearchResult>>> {
+    Ok(pipelined(client, config, ns, queries, None).await?.0)
+}
+
+/// Both legs of a hybrid query in one round trip: the kNN query (inside its settings
+/// transaction on HNSW namespaces) and the keyword query, sent on one connection before either
+/// reply is read.
+pub(crate) async fn hybrid(
+    client: &Client,
+    config: &PgConfig,
+    ns: &PgNamespace,
+    vector: &Query<'_>,
+    keyword: &KeywordQuery<'_>,
+) -> Result<(Vec<SearchResult>, Vec<SearchResult>)> {
+    let (mut v, k) = pipelined(
+        client,
+        config,
+        ns,
+        std::slice::from_ref(vector),
+        Some(keyword),
+    )
+    .await?;
+    Ok((v.pop().unwrap_or_default(), k))
+}
+
+/// The kNN queries and, when given, a keyword query, pipelined on one connection: every
+/// request (settings, queries, commit) is sent before any reply is awaited.
+async fn pipelined(
+    client: &Client,
+    config: &PgConfig,
+    ns: &PgNamespace,
+    queries: &[Query<'_>],
+    keyword: Option<&KeywordQuery<'_>>,
+) -> Result<(Vec<Vec<SearchResult>>, Vec<SearchResult>)> {
     let plans: Vec<Plan> = queries
         .iter()
         .map(|q| plan(client, config, ns, q))
         .collect();
+    let keyword = keyword
+        .filter(|k| !k.tokens().is_empty())
+        .map(|k| text::plan(ns, k));
     let (_, native) = ns.distance();
     let hnsw = ns.has_hnsw();
     client
@@ -132,7 +168,14 @@ pub(crate) async fn search_batch(
                     }
                 });
             }
-            if hnsw {
+            // The keyword query runs unnamed (its text depends on the tokens and the filter),
+            // inside the transaction when there is one: a failure of either leg rolls it back.
+            if let Some(k) = &keyword {
+                requests.push(Box::pin(async move {
+                    c.query_typed(&k.sql, &k.params.params()).await
+                }));
+            }
+            if hnsw && !plans.is_empty() {
                 requests.push(Box::pin(async move {
                     c.batch_execute("COMMIT").await.map(|()| Vec::new())
                 }));
@@ -146,10 +189,17 @@ pub(crate) async fn search_batch(
                 let rows = replies.next().transpose()?.unwrap_or_default();
                 out.push(hits(&rows, native, p.include_embedding)?);
             }
+            let keyword_hits = match &keyword {
+                Some(k) => {
+                    let rows = replies.next().transpose()?.unwrap_or_default();
+                    text::hits(&rows, k.include_embedding)?
+                }
+                None => Vec::new(),
+            };
             if let Some(commit) = replies.next() {
                 commit?;
             }
-            Ok(out)
+            Ok((out, keyword_hits))
         })
         .await
         .map_err(|e| ns.checked(e))

@@ -13,7 +13,7 @@ use pgvector::Vector;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 use vector_backend::driver::{CheckedFilter, KeySet, NamespaceState as _, WriteBatch};
-use vector_backend::{Metadata, NamespaceConfig, Result};
+use vector_backend::{FieldType, Metadata, NamespaceConfig, Result};
 
 use crate::catalog::PgNamespace;
 use crate::client::Client;
@@ -48,20 +48,36 @@ fn write_budget(client: &Client, ns: &PgNamespace, rows: usize) -> Duration {
 
 const UPSERT: &str = "ON CONFLICT (key) DO UPDATE SET embedding = EXCLUDED.embedding, meta = EXCLUDED.meta, filt = EXCLUDED.filt";
 
+/// The written columns and the upsert clause: with `txt` (the text bag) in tables of
+/// namespaces with text fields.
+fn columns(ns: &PgNamespace) -> (&'static str, String) {
+    if ns.has_text() {
+        (
+            "key, embedding, meta, filt, txt",
+            format!("{UPSERT}, txt = EXCLUDED.txt"),
+        )
+    } else {
+        ("key, embedding, meta, filt", UPSERT.to_owned())
+    }
+}
+
 fn metadata_text(m: &Metadata) -> String {
     // Serializing a map of JSON values cannot fail.
     serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The declared filterable fields of `m`, as the JSONB that filters run on; NULL when the
-/// namespace declares none (nothing can filter on it).
+/// namespace declares none (nothing can filter on it). Text fields are left out: filters
+/// cannot name them, and their tokens are in `txt`.
 fn filter_projection(m: &Metadata, config: &NamespaceConfig) -> Option<serde_json::Value> {
-    if config.filterable.is_empty() {
-        return None;
-    }
-    let projected: Metadata = config
+    let mut fields = config
         .filterable
-        .keys()
+        .iter()
+        .filter(|(_, ty)| **ty != FieldType::Text)
+        .map(|(f, _)| f)
+        .peekable();
+    fields.peek()?;
+    let projected: Metadata = fields
         .filter_map(|f| m.get(f).map(|v| (f.clone(), v.clone())))
         .collect();
     Some(serde_json::Value::Object(projected))
@@ -79,10 +95,12 @@ pub(crate) async fn write(
     let out = if batch.len() <= UNNEST_MAX_ROWS {
         client
             .run(budget, "upsert", async |c| {
+                let (cols, upsert) = columns(ns);
+                let txt = if ns.has_text() { ", $5::text[]" } else { "" };
                 let stmt = c
                     .prepare(&format!(
-                        "INSERT INTO {} (key, embedding, meta, filt) \
-                         SELECT * FROM unnest($1::text[], $2::vector[], $3::text[], $4::jsonb[]) {UPSERT}",
+                        "INSERT INTO {} ({cols}) \
+                         SELECT * FROM unnest($1::text[], $2::vector[], $3::text[], $4::jsonb[]{txt}) {upsert}",
                         ns.table()
                     ))
                     .await?;
@@ -97,7 +115,15 @@ pub(crate) async fn write(
                     .iter()
                     .map(|r| filter_projection(&r.metadata, ns.config()))
                     .collect();
-                c.execute(&stmt, &[&keys, &vectors, &metas, &filts]).await?;
+                if ns.has_text() {
+                    let bags: Vec<String> = records
+                        .iter()
+                        .map(|r| batch.text_bag(r).unwrap_or_default())
+                        .collect();
+                    c.execute(&stmt, &[&keys, &vectors, &metas, &filts, &bags]).await?;
+                } else {
+                    c.execute(&stmt, &[&keys, &vectors, &metas, &filts]).await?;
+                }
                 Ok(())
             })
             .await
@@ -129,20 +155,32 @@ pub(crate) async fn write(
                         .try_get(0)?;
                     rebuild = existing < limit;
                 }
-                tx.batch_execute(
-                    "CREATE TEMP TABLE vtier_stage (key text COLLATE \"C\", embedding vector, meta text, filt jsonb) ON COMMIT DROP",
-                )
+                let text = ns.has_text();
+                let (cols, upsert) = columns(ns);
+                tx.batch_execute(&format!(
+                    "CREATE TEMP TABLE vtier_stage (key text COLLATE \"C\", embedding vector, meta text, filt jsonb{}) ON COMMIT DROP",
+                    if text { ", txt text" } else { "" }
+                ))
                 .await?;
                 let sink = tx
-                    .copy_in("COPY vtier_stage (key, embedding, meta, filt) FROM STDIN (FORMAT BINARY)")
+                    .copy_in(&format!("COPY vtier_stage ({cols}) FROM STDIN (FORMAT BINARY)"))
                     .await?;
-                let writer = BinaryCopyInWriter::new(sink, &[Type::TEXT, vector, Type::TEXT, Type::JSONB]);
+                let mut types = vec![Type::TEXT, vector, Type::TEXT, Type::JSONB];
+                if text {
+                    types.push(Type::TEXT);
+                }
+                let writer = BinaryCopyInWriter::new(sink, &types);
                 pin_mut!(writer);
                 for r in batch.records() {
                     let v = Vector::from(r.embedding.clone());
                     let meta = metadata_text(&r.metadata);
                     let filt = filter_projection(&r.metadata, ns.config());
-                    writer.as_mut().write(&[&r.key, &v, &meta, &filt]).await?;
+                    if text {
+                        let bag = batch.text_bag(r).unwrap_or_default();
+                        writer.as_mut().write(&[&r.key, &v, &meta, &filt, &bag]).await?;
+                    } else {
+                        writer.as_mut().write(&[&r.key, &v, &meta, &filt]).await?;
+                    }
                 }
                 writer.finish().await?;
                 if rebuild {
@@ -150,7 +188,7 @@ pub(crate) async fn write(
                         .await?;
                 }
                 tx.batch_execute(&format!(
-                    "INSERT INTO {table} (key, embedding, meta, filt) SELECT key, embedding, meta, filt FROM vtier_stage ORDER BY key {UPSERT}"
+                    "INSERT INTO {table} ({cols}) SELECT {cols} FROM vtier_stage ORDER BY key {upsert}"
                 ))
                 .await?;
                 if rebuild {

@@ -29,6 +29,7 @@
 
 #![allow(clippy::print_stderr)] // Reporting "not run" and measurements on the terminal is the point.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -59,6 +60,13 @@ fn meta(i: usize) -> Metadata {
         .as_object()
         .cloned()
         .unwrap_or_default()
+}
+
+/// [`meta`] with a text field `body` (`word<i % 5> common`).
+fn text_meta(i: usize) -> Metadata {
+    let mut m = meta(i);
+    m.insert("body".into(), format!("word{} common", i % 5).into());
+    m
 }
 
 /// `url` with query parameters added.
@@ -300,6 +308,340 @@ async fn bulk_load_100k_x_384_through_copy(url: String) {
     b.drop_namespace(&ns).await.unwrap();
 }
 
+/// BM25 of every record holding a token of `text`, by `vector_backend::text`, over the text
+/// bags of the whole namespace (key → bag).
+fn reference_bm25(bags: &BTreeMap<String, String>, text: &str) -> BTreeMap<String, f64> {
+    use vector_backend::text::{bm25, idf, query_tokens};
+    let q = query_tokens(text);
+    let docs: BTreeMap<&str, Vec<&str>> = bags
+        .iter()
+        .map(|(k, b)| (k.as_str(), b.split(' ').filter(|t| !t.is_empty()).collect()))
+        .collect();
+    let n = docs.len() as f64;
+    let avgdl = docs.values().map(Vec::len).sum::<usize>() as f64 / n;
+    let df: BTreeMap<&str, f64> = q
+        .iter()
+        .map(|t| {
+            let held = docs.values().filter(|d| d.contains(&t.as_str())).count();
+            (t.as_str(), held as f64)
+        })
+        .collect();
+    docs.iter()
+        .filter_map(|(k, d)| {
+            let tf: Vec<(f64, f64)> = q
+                .iter()
+                .filter_map(|t| {
+                    let f = d.iter().filter(|x| **x == t.as_str()).count();
+                    (f > 0).then(|| (idf(n, df[t.as_str()]), f as f64))
+                })
+                .collect();
+            (!tf.is_empty()).then(|| ((*k).to_owned(), bm25(&tf, d.len() as f64, avgdl)))
+        })
+        .collect()
+}
+
+/// The statistics the triggers keep for `table` (quoted) and a recount of the table.
+async fn stats_and_recount(
+    client: &tokio_postgres::Client,
+    table: &str,
+) -> ((i64, i64), (i64, i64)) {
+    let kept = client
+        .query_one(
+            "SELECT coalesce(sum(n), 0)::int8, coalesce(sum(total), 0)::int8 FROM vtier_text_stats WHERE tbl = $1",
+            &[&table.trim_matches('"')],
+        )
+        .await
+        .unwrap();
+    let counted = client
+        .query_one(
+            &format!("SELECT count(*), coalesce(sum(len), 0)::int8 FROM {table}"),
+            &[],
+        )
+        .await
+        .unwrap();
+    ((kept.get(0), kept.get(1)), (counted.get(0), counted.get(1)))
+}
+
+async fn keyword_scores_equal_the_reference_and_statistics_stay_exact(url: String) {
+    use vector_backend::text::text_bag;
+    let b = Arc::new(PgVectorBackend::open(&url).await.unwrap());
+    let ns = unique("bm25");
+    let cfg = NamespaceConfig::new(4)
+        .with_field("title", FieldType::Text)
+        .with_field("body", FieldType::Text)
+        .with_field("tag", FieldType::Keyword)
+        .with_index(IndexKind::Flat);
+    b.create_namespace(&ns, &cfg).await.unwrap();
+    let table = b.driver().table_name(&ns).await.unwrap().unwrap();
+    let client = raw(&url).await;
+    // Tokens PostgreSQL's own parser would split or read as numbers, stop words of other
+    // configurations, the longest token, and filler.
+    let vocab: Vec<String> = [
+        "alpha", "beta", "gamma", "69e437d6", "1e5", "0x1f", "3d", "007", "2e4b", "nan", "the", "a",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(std::iter::once("z".repeat(64)))
+    .chain((0..40).map(|i| format!("w{i}")))
+    .collect();
+    let words = |rng: &mut SplitMix64, n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                let spread = 1 + rng.below(vocab.len());
+                vocab[rng.below(spread)].clone()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let doc = |rng: &mut SplitMix64, i: usize| -> Metadata {
+        let mut m = Metadata::new();
+        m.insert("tag".into(), format!("t{}", i % 3).into());
+        if !i.is_multiple_of(11) {
+            let n = 1 + rng.below(3);
+            let title = words(rng, n).to_uppercase();
+            m.insert("title".into(), title.into());
+            let n = rng.below(30);
+            let body = format!("{}, {}!", words(rng, n), words(rng, 2));
+            m.insert("body".into(), body.into());
+        }
+        m
+    };
+    let mut rng = SplitMix64::new(5);
+    let mut bags: BTreeMap<String, String> = BTreeMap::new();
+    let put = |records: &[Record], bags: &mut BTreeMap<String, String>| {
+        for r in records {
+            bags.insert(r.key.clone(), text_bag(&r.metadata, &cfg));
+        }
+    };
+    let record = |key: String, m: Metadata| Record::new(key, vec![1.0, 0.0, 0.0, 0.0], m);
+    // COPY path (more than 256 rows), then the unnest path, then the two capped documents:
+    // a token 300 times (a tsvector keeps 256 positions) and a document of 17,003 tokens whose
+    // `gamma`s lie past position 16383 (all clamped to it).
+    let copied: Vec<Record> = (0..600)
+        .map(|i| record(format!("c{i:04}"), doc(&mut rng, i)))
+        .collect();
+    b.upsert_batch(&ns, copied.clone()).await.unwrap();
+    put(&copied, &mut bags);
+    let small: Vec<Record> = (600..700)
+        .map(|i| record(format!("u{i:04}"), doc(&mut rng, i)))
+        .collect();
+    b.upsert_batch(&ns, small.clone()).await.unwrap();
+    put(&small, &mut bags);
+    let capped = vec![
+        record(
+            "many".into(),
+            json!({"body": format!("{}beta", "alpha ".repeat(300)), "tag": "t0"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        ),
+        record(
+            "long".into(),
+            json!({"body": format!("{}gamma gamma w2", "w1 ".repeat(17_000)), "tag": "t1"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        ),
+    ];
+    b.upsert_batch(&ns, capped.clone()).await.unwrap();
+    put(&capped, &mut bags);
+
+    // The index holds exactly the core's tokens, and `len` their count.
+    let rows = client
+        .query(
+            &format!("SELECT key, tsvector_to_array(tsv), len FROM {table}"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), bags.len());
+    for row in rows {
+        let key: String = row.get(0);
+        let lexemes: std::collections::BTreeSet<String> =
+            row.get::<_, Vec<String>>(1).into_iter().collect();
+        let len: i32 = row.get(2);
+        let bag = &bags[&key];
+        let tokens: Vec<&str> = bag.split(' ').filter(|t| !t.is_empty()).collect();
+        let want: std::collections::BTreeSet<String> =
+            tokens.iter().map(|t| (*t).to_owned()).collect();
+        assert_eq!(lexemes, want, "{key}: lexemes");
+        assert_eq!(len as usize, tokens.len(), "{key}: len");
+    }
+
+    let queries = [
+        "alpha",
+        "69e437d6",
+        "1E5 0x1F",
+        "gamma w2",
+        "the a",
+        &"Z".repeat(70),
+        "w1",
+        "beta alpha 3d",
+        "2e4b, nan & 007",
+        "w3 w7 w11 w19 w23 w31 w39 alpha beta gamma",
+    ];
+    let check = |bags: BTreeMap<String, String>, label: &'static str| {
+        let b = b.clone();
+        let ns = ns.clone();
+        async move {
+            for q in queries {
+                let want = reference_bm25(&bags, q);
+                for filter in [None, Some(Filter::eq("tag", "t1"))] {
+                    let mut req = QueryRequest::keyword(q, 10_000);
+                    if let Some(f) = &filter {
+                        req = req.with_filter(f.clone());
+                    }
+                    let hits = b.search(&ns, &req).await.unwrap();
+                    let got: BTreeMap<String, f64> =
+                        hits.iter().map(|h| (h.key.clone(), h.score)).collect();
+                    let expected: BTreeMap<String, f64> = want
+                        .iter()
+                        .filter(|(k, _)| filter.is_none() || b_tag(k) == Some(1))
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect();
+                    assert_eq!(
+                        got.keys().collect::<Vec<_>>(),
+                        expected.keys().collect::<Vec<_>>(),
+                        "{label}: {q:?} {filter:?}: hits"
+                    );
+                    for (k, s) in &got {
+                        assert_eq!(*s, expected[k], "{label}: {q:?}: score of {k}");
+                    }
+                }
+            }
+        }
+    };
+    check(bags.clone(), "written").await;
+    assert_eq!(
+        b.search(&ns, &QueryRequest::keyword("alpha", 1))
+            .await
+            .unwrap()[0]
+            .key,
+        "many",
+        "300 occurrences count as 300"
+    );
+    let (kept, counted) = stats_and_recount(&client, &table).await;
+    assert_eq!(kept, counted, "statistics after the first writes");
+
+    // Replacements through both paths, deletes by key and by filter.
+    let replaced: Vec<Record> = (0..300)
+        .map(|i| record(format!("c{:04}", i * 2), doc(&mut rng, i * 2)))
+        .collect();
+    b.upsert_batch(&ns, replaced.clone()).await.unwrap();
+    put(&replaced, &mut bags);
+    let replaced: Vec<Record> = (0..50)
+        .map(|i| record(format!("u{:04}", 600 + i), doc(&mut rng, 600 + i)))
+        .collect();
+    b.upsert_batch(&ns, replaced.clone()).await.unwrap();
+    put(&replaced, &mut bags);
+    let gone: Vec<String> = (0..20).map(|i| format!("c{:04}", i * 7)).collect();
+    b.delete_batch(&ns, &gone).await.unwrap();
+    for k in &gone {
+        bags.remove(k);
+    }
+    let removed = b
+        .delete_by_filter(&ns, &Filter::eq("tag", "t2"))
+        .await
+        .unwrap();
+    let before = bags.len();
+    bags.retain(|k, _| b_tag(k) != Some(2));
+    assert_eq!(removed as usize, before - bags.len());
+    check(bags.clone(), "after replacements and deletes").await;
+    let (kept, counted) = stats_and_recount(&client, &table).await;
+    assert_eq!(kept, counted, "statistics after replacements and deletes");
+
+    // Concurrent writers on overlapping keys, through both paths and deletes.
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4u64 {
+        let (b, ns) = (b.clone(), ns.clone());
+        let mut rng = SplitMix64::new(100 + w);
+        let vocab = vocab.clone();
+        tasks.spawn(async move {
+            for round in 0..15 {
+                let size = if round == 7 { 300 } else { 1 + rng.below(20) };
+                let records: Vec<Record> = (0..size)
+                    .map(|_| {
+                        let i = rng.below(900);
+                        let n = rng.below(12);
+                        let body: Vec<&str> = (0..n)
+                            .map(|_| vocab[rng.below(vocab.len())].as_str())
+                            .collect();
+                        let m = json!({"body": body.join(" "), "tag": format!("t{}", i % 3)});
+                        Record::new(
+                            format!("x{i:04}"),
+                            vec![1.0, 0.0, 0.0, 0.0],
+                            m.as_object().cloned().unwrap(),
+                        )
+                    })
+                    .collect();
+                b.upsert_batch(&ns, records).await.unwrap();
+                let gone: Vec<String> = (0..3).map(|_| format!("x{:04}", rng.below(900))).collect();
+                b.delete_batch(&ns, &gone).await.unwrap();
+            }
+        });
+    }
+    while let Some(t) = tasks.join_next().await {
+        t.unwrap();
+    }
+    let (kept, counted) = stats_and_recount(&client, &table).await;
+    assert_eq!(kept, counted, "statistics after concurrent writers");
+    let mut all = BTreeMap::new();
+    let mut page = b.scan_page(&ns, &ScanRequest::new(1000)).await.unwrap();
+    loop {
+        for r in &page.records {
+            all.insert(r.key.clone(), text_bag(&r.metadata, &cfg));
+        }
+        let Some(c) = page.next_cursor.clone() else {
+            break;
+        };
+        page = b
+            .scan_page(&ns, &ScanRequest::new(1000).with_cursor(Some(c)))
+            .await
+            .unwrap();
+    }
+    check(all, "after concurrent writers").await;
+
+    // Clear empties the statistics; drop removes them.
+    b.clear_namespace(&ns).await.unwrap();
+    let (kept, counted) = stats_and_recount(&client, &table).await;
+    assert_eq!((kept, counted), ((0, 0), (0, 0)), "statistics after clear");
+    assert!(
+        b.search(&ns, &QueryRequest::keyword("alpha", 5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    b.upsert_batch(&ns, copied[..3].to_vec()).await.unwrap();
+    let (kept, counted) = stats_and_recount(&client, &table).await;
+    assert_eq!(
+        kept, counted,
+        "statistics after writes into a cleared namespace"
+    );
+    b.drop_namespace(&ns).await.unwrap();
+    let left: i64 = client
+        .query_one(
+            "SELECT count(*) FROM vtier_text_stats WHERE tbl = $1",
+            &[&table.trim_matches('"')],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "a dropped table's statistics are removed");
+}
+
+/// The `tag` number of a key of the BM25 test (`c…`/`u…`/`x…` keys carry their index; the
+/// two capped documents are t0 and t1).
+fn b_tag(key: &str) -> Option<usize> {
+    match key {
+        "many" => Some(0),
+        "long" => Some(1),
+        _ => key
+            .get(1..)
+            .and_then(|i| i.parse::<usize>().ok())
+            .map(|i| i % 3),
+    }
+}
+
 /// What one kind of operation does while another client's drop of its namespace holds the
 /// table's lock, and what it must answer once the drop commits.
 #[derive(Clone, Copy, Debug)]
@@ -318,6 +660,9 @@ enum Waiter {
     Count,
     Get,
     Query,
+    /// Keyword search and both legs of a hybrid query (one pipeline).
+    Keyword,
+    Hybrid,
 }
 
 async fn drop_while_waiting_for_the_lock_is_namespace_changed(url: String) {
@@ -367,6 +712,8 @@ async fn drop_while_waiting_for_the_lock_is_namespace_changed(url: String) {
         Waiter::Count,
         Waiter::Get,
         Waiter::Query,
+        Waiter::Keyword,
+        Waiter::Hybrid,
     ] {
         lock_wait_case(&url, waiter).await;
     }
@@ -411,8 +758,10 @@ async fn lock_wait_case(url: &str, waiter: Waiter) {
     let b = PgVectorBackend::open(url).await.unwrap();
     let dim = 4;
     let mut rng = SplitMix64::new(11);
+    // With a text field, so every write path is the one with text columns and triggers.
     let cfg = NamespaceConfig::new(dim)
         .with_field("tag", FieldType::Keyword)
+        .with_field("body", FieldType::Text)
         .with_index(if matches!(waiter, Waiter::Rebuild) {
             IndexKind::Hnsw
         } else {
@@ -421,7 +770,7 @@ async fn lock_wait_case(url: &str, waiter: Waiter) {
     a.create_namespace(&ns, &cfg).await.unwrap();
     if !matches!(waiter, Waiter::Rebuild) {
         let old: Vec<Record> = (0..10)
-            .map(|i| Record::new(format!("old{i}"), rng.vector(dim), meta(i)))
+            .map(|i| Record::new(format!("old{i}"), rng.vector(dim), text_meta(i)))
             .collect();
         a.upsert_batch(&ns, old).await.unwrap();
     }
@@ -448,7 +797,7 @@ async fn lock_wait_case(url: &str, waiter: Waiter) {
         _ => 0,
     };
     let batch: Vec<Record> = (0..rows)
-        .map(|i| Record::new(format!("new{i:05}"), rng.vector(dim), meta(i)))
+        .map(|i| Record::new(format!("new{i:05}"), rng.vector(dim), text_meta(i)))
         .collect();
     let op = {
         let (a, ns, batch) = (a.clone(), ns.clone(), batch.clone());
@@ -467,6 +816,17 @@ async fn lock_wait_case(url: &str, waiter: Waiter) {
                 Waiter::Get => a.get(&ns, "old1").await.map(|g| u64::from(g.is_some())),
                 Waiter::Query => a
                     .query(&ns, &[1.0, 0.0, 0.0, 0.0], 3, None)
+                    .await
+                    .map(|h| h.len() as u64),
+                Waiter::Keyword => a
+                    .search(&ns, &QueryRequest::keyword("word1 word2", 3))
+                    .await
+                    .map(|h| h.len() as u64),
+                Waiter::Hybrid => a
+                    .search(
+                        &ns,
+                        &QueryRequest::new(vec![1.0, 0.0, 0.0, 0.0], 3).with_text("word1"),
+                    )
                     .await
                     .map(|h| h.len() as u64),
             }
@@ -503,11 +863,13 @@ async fn statement_cache_stays_bounded(url: String) {
     let cfg = NamespaceConfig::new(2)
         .with_field("n", FieldType::Number)
         .with_field("tag", FieldType::Keyword)
+        .with_field("body", FieldType::Text)
         .with_index(IndexKind::Flat);
     b.create_namespace(&ns, &cfg).await.unwrap();
     let records: Vec<Record> = (0..50)
         .map(|i| {
-            let m = json!({"n": i, "tag": format!("t{}", i % 5)});
+            let m =
+                json!({"n": i, "tag": format!("t{}", i % 5), "body": format!("w{} all", i % 3)});
             Record::new(
                 format!("r{i:02}"),
                 vec![1.0, i as f32],
@@ -541,6 +903,12 @@ async fn statement_cache_stays_bounded(url: String) {
         assert!(b.count(&ns, Some(&f)).await.unwrap() > 0);
         let q = QueryRequest::new(vec![1.0, 1.0], 3).with_filter(f.clone());
         assert!(!b.search(&ns, &q).await.unwrap().is_empty());
+        // Keyword and hybrid SQL depends on the tokens and the filter: unnamed too.
+        let words: Vec<String> = (0..width % 7 + 1).map(|i| format!("w{i}")).collect();
+        let kq = QueryRequest::keyword(words.join(" "), 3).with_filter(f.clone());
+        assert!(!b.search(&ns, &kq).await.unwrap().is_empty());
+        let hq = q.clone().with_text("all");
+        assert!(!b.search(&ns, &hq).await.unwrap().is_empty());
         let page = b
             .scan_page(&ns, &ScanRequest::new(5).with_filter(f.clone()))
             .await
@@ -1127,6 +1495,12 @@ fn main() -> ExitCode {
         (
             "drop_while_waiting_for_the_lock_is_namespace_changed",
             Test::Shared(|u| Box::pin(drop_while_waiting_for_the_lock_is_namespace_changed(u))),
+        ),
+        (
+            "keyword_scores_equal_the_reference_and_statistics_stay_exact",
+            Test::Shared(|u| {
+                Box::pin(keyword_scores_equal_the_reference_and_statistics_stay_exact(u))
+            }),
         ),
         (
             "statement_cache_stays_bounded",
