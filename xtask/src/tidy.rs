@@ -147,9 +147,14 @@ mod tests {
             for (_, _, _, krate, _) in &rows {
                 assert!(!text.contains(krate.as_str()), "{f} names {krate}");
             }
+            // In code, that is: doc comments may give examples.
+            let code: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect();
             assert!(
-                !text.contains("REDIS_URL") && !text.contains("PG_CONNECTION_STRING"),
-                "{f} names a backend's variable"
+                !code.contains("REDIS_URL") && !code.contains("PG_CONNECTION_STRING"),
+                "{f} names a backend's variable in code"
             );
         }
     }

@@ -111,3 +111,44 @@ async fn long_scans_leave_the_runtime_free() {
         "the ticker never ran while five searches of 60k x {dim} were in flight"
     );
 }
+
+/// The byte budget comes back on delete (it leaked: with 2000 bytes, PUT then DELETE of the
+/// same key 40 times saw 15 PUTs refused while the namespace held nothing).
+#[tokio::test]
+async fn byte_budget_is_returned_on_delete_clear_and_replace() {
+    let b = MemoryBackend::new(MemoryConfig::default().with_max_bytes(2000));
+    let mut m = Metadata::new();
+    m.insert("note".into(), "x".repeat(300).into());
+    for i in 0..40 {
+        b.upsert("ns", "k", vec![1.0, 2.0], m.clone())
+            .await
+            .unwrap_or_else(|e| panic!("put {i}: {e}"));
+        assert!(b.delete("ns", "k").await.unwrap(), "delete {i}");
+    }
+    for i in 0..40 {
+        b.upsert("ns", "k", vec![1.0, 2.0], m.clone())
+            .await
+            .unwrap_or_else(|e| panic!("replace {i}: {e}"));
+    }
+    assert_eq!(b.clear_namespace("ns").await.unwrap(), 1);
+    for i in 0..40 {
+        b.upsert("ns", &format!("k{}", i % 3), vec![1.0, 2.0], m.clone())
+            .await
+            .unwrap_or_else(|e| panic!("after clear {i}: {e}"));
+    }
+}
+
+/// A refused first write rolls back only a namespace it created itself.
+#[tokio::test]
+async fn refused_write_keeps_a_namespace_it_did_not_create() {
+    let b = MemoryBackend::new(MemoryConfig::default().with_max_vectors(1));
+    b.create_namespace("x", &vector_backend::NamespaceConfig::new(4))
+        .await
+        .unwrap();
+    let err = b
+        .upsert_batch("x", vec![rec("1"), rec("2")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::CapacityExceeded);
+    assert!(b.namespace_info("x").await.unwrap().is_some());
+}

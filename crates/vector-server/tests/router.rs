@@ -88,6 +88,7 @@ async fn health_ready_and_openapi() {
         "POST /v1/namespaces/{namespace}/vectors:get",
         "POST /v1/namespaces/{namespace}/vectors:delete",
         "POST /v1/namespaces/{namespace}/query",
+        "POST /v1/namespaces/{namespace}/query:batch",
         "POST /v1/namespaces/{namespace}/count",
         "POST /v1/namespaces/{namespace}/scan",
         "POST /v1/namespaces/{namespace}/delete-by-filter",

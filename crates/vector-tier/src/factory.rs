@@ -41,7 +41,7 @@ pub async fn open(url: &str) -> Result<DynBackend> {
         .map(BackendKind::as_str)
         .collect();
     let mut message = format!(
-        "no compiled-in backend takes URLs like {}; use {}",
+        "no backend takes URLs like {}; use {}",
         redact_url(url),
         compiled.join(", ")
     );
