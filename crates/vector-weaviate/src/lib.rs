@@ -7,7 +7,7 @@ mod config;
 mod error;
 mod filter;
 mod graphql;
-mod keyword;
+mod text;
 mod reply;
 #[cfg(test)]
 mod reply_props;
