@@ -79,7 +79,7 @@ impl Driver for WeaviateDriver {
         // `Auto` is HNSW: approximate on large sets (exact with filters below 40000 matches).
         caps.auto_index_is_exact = false;
         caps.persistent = true;
-        // Keyword search: Weaviate's native BM25F over the text bag (see keyword.rs).
+        // Keyword search: Weaviate's native BM25F over the text bag (see text.rs).
         caps.text_search = true;
         caps
     }
