@@ -158,7 +158,7 @@ pub(crate) fn run(tools_: &Prometheus, venv: &Path, summary: &mut Summary) -> an
     summary.check("every dashboard query returns data", || {
         // Fresh probes on both services, so rates over the dashboard's window are not zero.
         for s in &services {
-            traffic::probes(&mut traffic::Traffic::default(), s.port, 20)?;
+            traffic::probes(&mut traffic::Traffic::default(), s.port, 3)?;
         }
         Dashboard::load()?.evaluate(&prom)
     });
