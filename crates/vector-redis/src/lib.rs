@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod error;
 mod filter;
+mod keyword;
 mod reply;
 mod scan;
 mod schema;
