@@ -935,6 +935,24 @@ async fn keyword_scores_are_the_contracts_bm25() {
     let b = RedisBackend::open(&url).await.expect("open");
     let ns = format!("vt_live_bm25_{}", std::process::id());
     let _ = b.drop_namespace(&ns).await;
+    // Other keys on the server, so that an initial keyspace scan of FT.CREATE (which must be
+    // skipped) would still run while the records are written and index them a second time.
+    let client = redis::Client::open(url.split('?').next().unwrap_or(&url)).expect("raw client");
+    let mut raw = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection");
+    let junk = format!("vt_live_junk_{}", std::process::id());
+    for chunk in 0..10 {
+        let mut p = redis::pipe();
+        for i in 0..10_000 {
+            p.cmd("SET")
+                .arg(format!("{junk}:{chunk}:{i}"))
+                .arg(1)
+                .ignore();
+        }
+        let () = p.query_async(&mut raw).await.expect("junk keys");
+    }
     let config = NamespaceConfig::new(4)
         .with_field("body", vector_backend::FieldType::Text)
         .with_field("lang", vector_backend::FieldType::Keyword)
@@ -985,6 +1003,46 @@ async fn keyword_scores_are_the_contracts_bm25() {
         records.push(Record::new(key, rng.vector(4), m));
     }
     b.upsert_batch(&ns, records.clone()).await.expect("write");
+    // Each record was indexed once: document ids are not used up by a second indexing (whose
+    // stale postings would count in BM25's statistics).
+    let generation: String = redis::cmd("HGET")
+        .arg(format!("vtier:cfg:{ns}"))
+        .arg("gen")
+        .query_async(&mut raw)
+        .await
+        .expect("generation");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let info: redis::Value = redis::cmd("FT.INFO")
+        .arg(format!("vtier:idx:{ns}:{generation}"))
+        .query_async(&mut raw)
+        .await
+        .expect("FT.INFO");
+    let mut p = redis::pipe();
+    for chunk in 0..10 {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("{junk}:{chunk}:{i}")).collect();
+        p.cmd("UNLINK").arg(keys).ignore();
+    }
+    let () = p.query_async(&mut raw).await.expect("junk removed");
+    let field = |name: &str| -> Option<i64> {
+        let redis::Value::Array(items) = &info else {
+            return None;
+        };
+        let c = items.chunks(2).find(|c| match &c[0] {
+            redis::Value::SimpleString(s) => s == name,
+            redis::Value::BulkString(b) => b == name.as_bytes(),
+            _ => false,
+        })?;
+        match &c[1] {
+            redis::Value::Int(i) => Some(*i),
+            redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    };
+    assert_eq!(
+        (field("num_docs"), field("max_doc_id")),
+        (Some(400), Some(400)),
+        "every record indexed once"
+    );
     let lang = |m: &Metadata, l: &str| m["lang"] == l;
     let n = |m: &Metadata| m["n"].as_f64().unwrap_or(f64::NAN);
     #[allow(clippy::type_complexity)]
