@@ -1,4 +1,4 @@
-//! Keyword search and hybrid queries: `FT.AGGREGATE` over the text bag, scored by `BM25STD`.
+//! Keyword search and hybrid queries: `FT.SEARCH` over the text bag, scored by `BM25STD`.
 //!
 //! A namespace with text fields keeps each record's text bag (the core's tokens, see
 //! `vector_backend::text`) in the hash field `x`, a `TEXT NOSTEM` field of an index created
@@ -19,11 +19,16 @@
 //! (-(-(@x:(t1 | t2)))) (-(-(FILTER))) ~(@x:t1) ~(@x:t2)
 //! ```
 //!
-//! `FT.AGGREGATE ... ADDSCORES ... SORTBY 4 @__score DESC @k ASC LIMIT 0 fetch` returns the
-//! best `fetch` by score, ties by key (byte order), which `FT.SEARCH` cannot do (its ties come
-//! in index order), so the cut at `fetch` never splits a tie group arbitrarily. Every query
-//! goes in a pipeline ending with the incarnation check, like every other read; a hybrid
-//! query sends its KNN leg, its keyword leg and the check in one pipeline.
+//! `FT.SEARCH ... WITHSCORES LIMIT 0 fetch` returns the best `fetch` by score with their
+//! scores in full precision, loading key, metadata (and embedding) for those only. Its ties
+//! come in index order; the core orders hits by score then key and asks for more while a tie
+//! at the k-th place may continue past the last one returned, as for vector queries. (The
+//! alternative, `FT.AGGREGATE ... ADDSCORES LOAD 1 @__key SORTBY 4 @__score DESC @__key ASC`,
+//! orders ties by key on the server but loads the key of *every* match before sorting: 20 to
+//! 30 ms instead of 3.5 ms for a query matching 19,000 of 20,000 records, and its scores are
+//! printed to 12 digits.) Every query goes in a pipeline ending with the incarnation check,
+//! like every other read; a hybrid query sends its KNN leg, its keyword leg and the check in
+//! one pipeline.
 
 use redis::{Cmd, Value};
 use vector_backend::driver::KeywordQuery;
@@ -36,10 +41,7 @@ use crate::error::RedisError;
 use crate::filter::to_query;
 use crate::reply;
 use crate::schema::{F_KEY, F_META, F_TEXT, F_VEC};
-use crate::search::{self, decode_hit};
-
-/// The score `ADDSCORES` adds to each row.
-const SCORE: &str = "__score";
+use crate::search::{self, decode_hit, ft_search};
 
 pub(crate) async fn keyword(
     client: &Client,
@@ -50,7 +52,7 @@ pub(crate) async fn keyword(
         return Ok(Vec::new());
     }
     let mut p = redis::pipe();
-    p.add_command(aggregate_command(client, ns, query));
+    p.add_command(keyword_command(client, ns, query));
     let reply = catalog::checked_read_one(client, ns, p).await?;
     hits(query, &reply)
 }
@@ -68,7 +70,7 @@ pub(crate) async fn hybrid(
     }
     let mut p = redis::pipe();
     p.add_command(search::knn_command(client, ns, vector));
-    p.add_command(aggregate_command(client, ns, keyword));
+    p.add_command(keyword_command(client, ns, keyword));
     let mut replies = catalog::checked_read(client, ns, p).await?.into_iter();
     let (Some(v), Some(k)) = (replies.next(), replies.next()) else {
         return Err(RedisError::reply("a hybrid pipeline", "fewer than two replies").into());
@@ -92,49 +94,33 @@ pub(crate) fn query_text(tokens: &[String], filter: Option<&str>) -> String {
     q
 }
 
-/// The `FT.AGGREGATE` of a keyword query: the best [`KeywordQuery::fetch`] records by BM25,
-/// then key, with key, metadata, score and (when asked for) the embedding.
-fn aggregate_command(client: &Client, ns: &RedisNamespace, query: &KeywordQuery<'_>) -> Cmd {
+/// The `FT.SEARCH` of a keyword query: the best [`KeywordQuery::fetch`] records by BM25
+/// (ties in any order), with key, metadata and (when asked for) the embedding.
+fn keyword_command(client: &Client, ns: &RedisNamespace, query: &KeywordQuery<'_>) -> Cmd {
     let filter = query.filter().map(|f| to_query(f, ns.config()));
-    let mut cmd = redis::cmd("FT.AGGREGATE");
-    cmd.arg(&ns.names().index)
-        .arg(query_text(query.tokens(), filter.as_deref()))
-        .arg("VERBATIM")
+    let mut cmd = ft_search(client, ns, &query_text(query.tokens(), filter.as_deref()));
+    let include_embedding = query.include_embedding();
+    cmd.arg("VERBATIM")
         .arg("SCORER")
         .arg("BM25STD")
-        .arg("ADDSCORES");
-    let include_embedding = query.include_embedding();
-    cmd.arg("LOAD")
+        .arg("WITHSCORES")
+        .arg("RETURN")
         .arg(if include_embedding { 3 } else { 2 })
-        .arg(format!("@{F_KEY}"))
-        .arg(format!("@{F_META}"));
+        .arg(F_KEY)
+        .arg(F_META);
     if include_embedding {
-        cmd.arg(format!("@{F_VEC}"));
+        cmd.arg(F_VEC);
     }
-    cmd.arg("SORTBY")
-        .arg(4)
-        .arg(format!("@{SCORE}"))
-        .arg("DESC")
-        .arg(format!("@{F_KEY}"))
-        .arg("ASC")
-        .arg("LIMIT")
-        .arg(0)
-        .arg(query.fetch())
-        // The server's own time limit is the operation timeout, as for FT.SEARCH: its default
-        // (500 ms, then partial results) would silently cut a large query short.
-        .arg("TIMEOUT")
-        .arg(client.timeout().as_millis() as u64)
-        .arg("DIALECT")
-        .arg(2);
+    cmd.arg("LIMIT").arg(0).arg(query.fetch());
     cmd
 }
 
-/// The matches of one `FT.AGGREGATE` reply, in the server's order: score = BM25STD,
-/// distance = -score.
+/// The matches of one `FT.SEARCH ... WITHSCORES` reply, in the server's order: score =
+/// BM25STD, distance = -score.
 fn hits(query: &KeywordQuery<'_>, reply: &Value) -> Result<Vec<SearchResult>> {
     let mut out = Vec::new();
-    for row in reply::aggregate_rows(reply)? {
-        if let Some(hit) = decode_hit(&row, SCORE, query.include_embedding())? {
+    for (score, doc) in reply::search_scored_documents(reply)? {
+        if let Some(hit) = decode_hit(&doc, Some(score), query.include_embedding())? {
             out.push(SearchResult::new(
                 hit.key,
                 hit.native,

@@ -1,5 +1,5 @@
-//! Parsing server replies: script results, `HMGET` records, `FT.SEARCH` documents and counts,
-//! `FT.AGGREGATE` rows, `MODULE LIST`. Every function checks the shape it expects and says
+//! Parsing server replies: script results, `HMGET` records, `FT.SEARCH` documents (with and
+//! without scores) and counts, `MODULE LIST`. Every function checks the shape it expects and says
 //! what it got otherwise (a `Backend` error naming the command); none panics, whatever the
 //! reply (property tests in `reply_props.rs`).
 
@@ -124,7 +124,7 @@ pub(crate) fn search_total(v: &Value) -> RResult<u64> {
         .ok_or_else(|| RedisError::reply("FT.SEARCH", shape(v)))
 }
 
-/// The first element of a search or aggregate reply must be its count; the rest follows.
+/// The first element of a search reply must be its count; the rest follows.
 fn after_total<'a>(command: &'static str, v: &'a Value) -> RResult<&'a [Value]> {
     match array(command, v)? {
         [Value::Int(_), rest @ ..] => Ok(rest),
@@ -144,7 +144,7 @@ pub(crate) fn search_ids(v: &Value) -> RResult<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// The fields of one search document or aggregate row, by name.
+/// The fields of one search document, by name.
 pub(crate) type Fields = HashMap<String, Vec<u8>>;
 
 /// A field list: `[name, value, ...]` (RESP2) or a map (RESP3). Names are strings; a nil
@@ -194,12 +194,35 @@ pub(crate) fn search_documents(v: &Value) -> RResult<Vec<Fields>> {
         .collect()
 }
 
-/// The rows of an `FT.AGGREGATE` reply without a cursor (`[total, row, ...]`), each as its
-/// fields by name.
-pub(crate) fn aggregate_rows(v: &Value) -> RResult<Vec<Fields>> {
-    after_total("FT.AGGREGATE", v)?
-        .iter()
-        .map(|row| fields("FT.AGGREGATE", row))
+/// A score as a search reply carries it: decimal text (RESP2) or a double (RESP3).
+pub(crate) fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Double(d) => Some(*d),
+        other => bulk(other)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.trim().parse().ok()),
+    }
+}
+
+/// The documents of an `FT.SEARCH ... WITHSCORES` reply with returned fields (`[total, id,
+/// score, fields, ...]`): each document's score and fields.
+pub(crate) fn search_scored_documents(v: &Value) -> RResult<Vec<(f64, Fields)>> {
+    let rest = after_total("FT.SEARCH", v)?;
+    if rest.len() % 3 != 0 {
+        return Err(RedisError::reply("FT.SEARCH", shape(v)));
+    }
+    rest.chunks_exact(3)
+        .map(|doc| {
+            let (Some(_), Some(score)) = (bulk(&doc[0]), number(&doc[1]).filter(|s| s.is_finite()))
+            else {
+                return Err(RedisError::reply("FT.SEARCH", shape(v)));
+            };
+            let fields = match &doc[2] {
+                Value::Nil => Fields::new(),
+                f => fields("FT.SEARCH", f)?,
+            };
+            Ok((score, fields))
+        })
         .collect()
 }
 
@@ -239,8 +262,8 @@ pub(crate) fn search_module_version(modules: &Value) -> Option<i64> {
 
 /// RediSearch 2.4: vector fields.
 pub(crate) const VECTOR_SEARCH_VERSION: i64 = 20400;
-/// RediSearch 2.10: `FT.AGGREGATE ... ADDSCORES`, which the keyword query needs (checked live
-/// on 2.10.5).
+/// RediSearch 2.10: the oldest version the keyword query was checked on (2.10.5: `SCORER
+/// BM25STD` with b = 0.5, the #4673 work-around). Older servers get `text_search = false`.
 pub(crate) const KEYWORD_SEARCH_VERSION: i64 = 21000;
 
 /// Whether a `MODULE LIST` reply shows RediSearch 2.4 or newer (vector fields).

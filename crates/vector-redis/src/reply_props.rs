@@ -89,11 +89,17 @@ fn field_list() -> BoxedStrategy<Value> {
         .boxed()
 }
 
-/// An `FT.SEARCH` / `FT.AGGREGATE` reply, perhaps damaged.
+/// An `FT.SEARCH` reply (with or without ids and scores), perhaps damaged.
 fn search_like() -> BoxedStrategy<Value> {
     let total = mostly(any::<i64>().prop_map(Value::Int));
+    let score = mostly(prop_oneof![
+        any::<f64>().prop_map(|f| Value::BulkString(f.to_string().into_bytes())),
+        Just(Value::BulkString(b"1.25".to_vec())),
+        any::<f64>().prop_map(Value::Double),
+    ]);
     let doc = (
         mostly(bytes().prop_map(Value::BulkString)),
+        score,
         prop_oneof![4 => field_list(), 1 => Just(Value::Nil)],
     );
     (
@@ -101,12 +107,16 @@ fn search_like() -> BoxedStrategy<Value> {
         prop::collection::vec(doc, 0..4),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(total, docs, with_ids, odd)| {
+        .prop_map(|(total, docs, with_ids, with_scores, odd)| {
             let mut items = vec![total];
-            for (id, fields) in docs {
+            for (id, score, fields) in docs {
                 if with_ids {
                     items.push(id);
+                }
+                if with_scores {
+                    items.push(score);
                 }
                 items.push(fields);
             }
@@ -169,12 +179,41 @@ fn model_search(v: &Value) -> Option<Vec<Fields>> {
         .collect()
 }
 
-fn model_aggregate(v: &Value) -> Option<Vec<Fields>> {
+fn model_number(v: &Value) -> Option<f64> {
+    let n = match v {
+        Value::Double(d) => *d,
+        other => std::str::from_utf8(&model_text(other)?)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?,
+    };
+    n.is_finite().then_some(n)
+}
+
+/// Scores as bits, so that equal parses compare equal.
+type Scored = Vec<(u64, Fields)>;
+
+fn model_scored(v: &Value) -> Option<Scored> {
     let Value::Array(items) = v else { return None };
     let (Value::Int(_), rest) = items.split_first()? else {
         return None;
     };
-    rest.iter().map(model_fields).collect()
+    if rest.len() % 3 != 0 {
+        return None;
+    }
+    rest.chunks(3)
+        .map(|c| {
+            model_text(&c[0])?;
+            let score = model_number(&c[1])?;
+            let fields = if c[2] == Value::Nil {
+                Fields::new()
+            } else {
+                model_fields(&c[2])?
+            };
+            Some((score.to_bits(), fields))
+        })
+        .collect()
 }
 
 fn model_ids(v: &Value) -> Option<Vec<Vec<u8>>> {
@@ -206,9 +245,14 @@ fn check_all(v: &Value) -> Result<(), TestCaseError> {
     let docs = search_documents(v);
     typed(&docs)?;
     prop_assert_eq!(docs.ok(), model_search(v), "FT.SEARCH {:?}", v);
-    let rows = aggregate_rows(v);
-    typed(&rows)?;
-    prop_assert_eq!(rows.ok(), model_aggregate(v), "FT.AGGREGATE {:?}", v);
+    let scored = search_scored_documents(v);
+    typed(&scored)?;
+    let scored = scored.ok().map(|d| {
+        d.into_iter()
+            .map(|(s, f)| (s.to_bits(), f))
+            .collect::<Scored>()
+    });
+    prop_assert_eq!(scored, model_scored(v), "FT.SEARCH WITHSCORES {:?}", v);
     let ids = search_ids(v);
     typed(&ids)?;
     prop_assert_eq!(ids.ok(), model_ids(v));
@@ -241,9 +285,9 @@ fn check_all(v: &Value) -> Result<(), TestCaseError> {
     typed(&current(v))?;
     typed(&created(v))?;
     let _ = search_module_version(v);
-    for row in model_aggregate(v).unwrap_or_default() {
+    for (score, row) in model_scored(v).unwrap_or_default() {
         for include in [false, true] {
-            let hit = decode_hit(&row, "__score", include);
+            let hit = decode_hit(&row, Some(f64::from_bits(score)), include);
             if let Ok(None) = hit {
                 prop_assert!(!row.contains_key("k") || !row.contains_key("m"));
             }
@@ -269,7 +313,7 @@ fn resp_array_len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(format!("*{n}\r\n").as_bytes());
 }
 
-/// One stored record as a search or aggregate returns it.
+/// One stored record as a search returns it.
 #[derive(Clone, Debug)]
 struct Doc {
     key: String,
@@ -308,14 +352,15 @@ fn blob(e: &[f32]) -> Vec<u8> {
     crate::schema::blob(e)
 }
 
-/// `[total, row...]`, each row `[__score, s, k, key, m, json(, v, blob)]`, fields in `order`.
-fn aggregate_bytes(docs: &[Doc], include: bool, rotate: usize) -> Vec<u8> {
+/// `[total, id, score, [k, key, m, json(, v, blob)], ...]`, the fields rotated by `rotate`.
+fn scored_search_bytes(docs: &[Doc], include: bool, rotate: usize) -> Vec<u8> {
     let mut out = Vec::new();
-    resp_array_len(&mut out, docs.len() + 1);
+    resp_array_len(&mut out, 3 * docs.len() + 1);
     out.extend_from_slice(format!(":{}\r\n", docs.len()).as_bytes());
     for d in docs {
+        resp_bulk(&mut out, format!("vtier:rec:ns:3:{}", d.key).as_bytes());
+        resp_bulk(&mut out, format!("{}", d.score).as_bytes());
         let mut fields: Vec<(&[u8], Vec<u8>)> = vec![
-            (b"__score", format!("{}", d.score).into_bytes()),
             (b"k", d.key.clone().into_bytes()),
             (b"m", serde_json::to_vec(&d.metadata).unwrap()),
         ];
@@ -402,16 +447,16 @@ proptest! {
     }
 
     #[test]
-    fn aggregate_replies_round_trip(
+    fn scored_search_replies_round_trip(
         docs in prop::collection::vec(doc(), 0..6),
         include in any::<bool>(),
         rotate in 0usize..4,
     ) {
-        let v = parse(&aggregate_bytes(&docs, include, rotate));
-        let rows = aggregate_rows(&v).unwrap();
-        prop_assert_eq!(rows.len(), docs.len());
-        for (row, d) in rows.iter().zip(&docs) {
-            let hit = decode_hit(row, "__score", include).unwrap().unwrap();
+        let v = parse(&scored_search_bytes(&docs, include, rotate));
+        let found = search_scored_documents(&v).unwrap();
+        prop_assert_eq!(found.len(), docs.len());
+        for ((score, doc), d) in found.iter().zip(&docs) {
+            let hit = decode_hit(doc, Some(*score), include).unwrap().unwrap();
             same_hit(&hit, d, include)?;
         }
     }
@@ -426,7 +471,10 @@ proptest! {
         let found = search_documents(&v).unwrap();
         prop_assert_eq!(found.len(), docs.len());
         for (doc, d) in found.iter().zip(&docs) {
-            let hit = decode_hit(doc, "__vtier_distance", include).unwrap().unwrap();
+            let distance = doc.get("__vtier_distance").map(|d| Value::BulkString(d.clone()));
+            let hit = decode_hit(doc, distance.as_ref().and_then(number), include)
+                .unwrap()
+                .unwrap();
             same_hit(&hit, d, include)?;
         }
     }
@@ -457,15 +505,16 @@ proptest! {
         fields in prop::collection::hash_map(any::<String>(), prop::collection::vec(any::<u8>(), 0..16), 0..6),
     ) {
         let mut out = Vec::new();
-        resp_array_len(&mut out, 2);
+        resp_array_len(&mut out, 3);
         out.extend_from_slice(b":1\r\n");
+        resp_bulk(&mut out, b"id");
         resp_array_len(&mut out, 2 * fields.len());
         for (n, v) in &fields {
             resp_bulk(&mut out, n.as_bytes());
             resp_bulk(&mut out, v);
         }
-        let rows = aggregate_rows(&parse(&out)).unwrap();
-        prop_assert_eq!(&rows[0], &fields);
+        let docs = search_documents(&parse(&out)).unwrap();
+        prop_assert_eq!(&docs[0], &fields);
     }
 }
 
@@ -486,30 +535,28 @@ fn damaged_records_are_errors() {
             RedisError::Reply { .. } | RedisError::Corrupt { .. }
         ));
     }
-    // A row with key and metadata but no score, or a score that is no number.
-    let row = |score: Option<&str>| {
-        let mut f = Fields::new();
-        f.insert("k".into(), b"a".to_vec());
-        f.insert("m".into(), b"{}".to_vec());
-        if let Some(sc) = score {
-            f.insert("__score".into(), sc.as_bytes().to_vec());
-        }
-        f
-    };
-    assert!(decode_hit(&row(None), "__score", false).is_err());
-    assert!(decode_hit(&row(Some("x")), "__score", false).is_err());
-    assert!(
-        decode_hit(&row(Some("1.5")), "__score", true).is_err(),
-        "no embedding"
-    );
+    // A document with key and metadata but no score, or without the embedding asked for.
+    let mut row = Fields::new();
+    row.insert("k".into(), b"a".to_vec());
+    row.insert("m".into(), b"{}".to_vec());
+    assert!(decode_hit(&row, None, false).is_err());
+    assert!(decode_hit(&row, Some(1.5), true).is_err(), "no embedding");
     assert_eq!(
-        decode_hit(&row(Some("1.5")), "__score", false)
-            .unwrap()
-            .unwrap()
-            .native,
+        decode_hit(&row, Some(1.5), false).unwrap().unwrap().native,
         1.5
     );
+    // Scores must be finite numbers.
+    for bad in [
+        s(b"x"),
+        s(b"nan"),
+        s(b"inf"),
+        Value::Nil,
+        Value::Double(f64::NAN),
+    ] {
+        let reply = Value::Array(vec![Value::Int(1), s(b"id"), bad, Value::Array(vec![])]);
+        assert!(search_scored_documents(&reply).is_err());
+    }
     // A huge reply's error message is cut.
     let huge = Value::Array(vec![s(&[b'x'; 100_000])]);
-    assert!(aggregate_rows(&huge).unwrap_err().to_string().len() < 1000);
+    assert!(search_documents(&huge).unwrap_err().to_string().len() < 1000);
 }

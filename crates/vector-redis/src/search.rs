@@ -116,7 +116,12 @@ pub(crate) fn hits(
     let distance = ns.distance();
     let mut out = Vec::new();
     for doc in reply::search_documents(reply)? {
-        if let Some(hit) = decode_hit(&doc, SCORE_ALIAS, query.include_embedding())? {
+        let native = doc.get(SCORE_ALIAS).and_then(|d| {
+            std::str::from_utf8(d)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        });
+        if let Some(hit) = decode_hit(&doc, native, query.include_embedding())? {
             let s = distance.scored(hit.native);
             out.push(SearchResult::new(
                 hit.key,
@@ -138,12 +143,12 @@ pub(crate) struct Hit {
     pub(crate) embedding: Option<Vec<f32>>,
 }
 
-/// The hit of a returned document or row: key, metadata, the number in `score_field` and, when
-/// asked for, the embedding. `None` for a record deleted between matching and loading (no key
-/// or metadata came back).
+/// The hit of a returned document: key, metadata, its `native` score or distance (`None`
+/// when the reply had none that parses: an error) and, when asked for, the embedding. `None`
+/// for a record deleted between matching and loading (no key or metadata came back).
 pub(crate) fn decode_hit(
     doc: &reply::Fields,
-    score_field: &str,
+    native: Option<f64>,
     include_embedding: bool,
 ) -> Result<Option<Hit>> {
     let (Some(key), Some(meta)) = (doc.get(F_KEY), doc.get(F_META)) else {
@@ -151,16 +156,9 @@ pub(crate) fn decode_hit(
     };
     let key = String::from_utf8(key.clone())
         .map_err(|_| RedisError::corrupt("a search result", "key is not UTF-8"))?;
-    let native: f64 = doc
-        .get(score_field)
-        .and_then(|n| std::str::from_utf8(n).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| {
-            RedisError::corrupt(
-                format!("the {score_field} of {key:?}"),
-                "missing or not a number",
-            )
-        })?;
+    let native = native.ok_or_else(|| {
+        RedisError::corrupt(format!("the score of {key:?}"), "missing or not a number")
+    })?;
     let metadata = reply::decode_metadata(&key, meta)?;
     let embedding = match (include_embedding, doc.get(F_VEC)) {
         (true, Some(v)) => Some(reply::decode_embedding(&key, v)?),
