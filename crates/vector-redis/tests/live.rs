@@ -1164,3 +1164,110 @@ async fn hybrid_checks_the_incarnation() {
     );
     assert!(a.drop_namespace(&ns).await.expect("drop"));
 }
+
+/// After records are rewritten and deleted, which records match a keyword query stays exact,
+/// but `BM25STD`'s statistics keep stale postings and lengths (see the README): the test
+/// asserts the hit sets and reports how far the scores are from the contract's BM25.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyword_matches_stay_exact_after_updates_while_scores_drift() {
+    let test = "keyword_matches_stay_exact_after_updates_while_scores_drift";
+    let Some(url) = vector_backend::conformance::live_url(test, "REDIS_URL", "redis") else {
+        return;
+    };
+    let b = RedisBackend::open(&url).await.expect("open");
+    let ns = format!("vt_live_drift_{}", std::process::id());
+    let _ = b.drop_namespace(&ns).await;
+    let config = NamespaceConfig::new(2)
+        .with_field("body", vector_backend::FieldType::Text)
+        .with_index(IndexKind::Flat);
+    b.create_namespace(&ns, &config).await.expect("create");
+    const WORDS: [&str; 8] = [
+        "amber", "birch", "cedar", "dune", "fjord", "grove", "heath", "x",
+    ];
+    let mut rng = SplitMix64::new(3);
+    let body = |rng: &mut SplitMix64| {
+        (0..2 + rng.below(10))
+            .map(|_| {
+                let spread = 1 + rng.below(WORDS.len());
+                WORDS[rng.below(spread)]
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut docs: std::collections::BTreeMap<String, String> = (0..300)
+        .map(|i| (format!("d{i:03}"), body(&mut rng)))
+        .collect();
+    let write = |docs: Vec<(String, String)>| {
+        docs.into_iter()
+            .map(|(k, t)| Record::new(k, vec![1.0, 0.5], meta(json!({ "body": t }))))
+            .collect::<Vec<_>>()
+    };
+    let queries = ["amber", "heath x", "fjord grove dune", "cedar"];
+    let drift = |docs: &std::collections::BTreeMap<String, String>,
+                 hits: &[vector_backend::SearchResult],
+                 text: &str| {
+        let all: Vec<(String, Option<String>, Metadata)> = docs
+            .iter()
+            .map(|(k, t)| (k.clone(), Some(t.clone()), Metadata::new()))
+            .collect();
+        let want = bm25_oracle(&all, text, |_| true);
+        let got: std::collections::BTreeSet<&str> = hits.iter().map(|h| h.key.as_str()).collect();
+        let expected: std::collections::BTreeSet<&str> =
+            want.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(got, expected, "{text:?}: the records holding a query token");
+        hits.iter()
+            .map(|h| {
+                let w = want
+                    .iter()
+                    .find(|(k, _)| *k == h.key)
+                    .map_or(f64::NAN, |x| x.1);
+                (h.score - w).abs() / w
+            })
+            .fold(0.0_f64, f64::max)
+    };
+    b.upsert_batch(&ns, write(docs.clone().into_iter().collect()))
+        .await
+        .expect("write once");
+    for text in queries {
+        let hits = b
+            .search(&ns, &QueryRequest::keyword(text, 300))
+            .await
+            .expect("q");
+        assert!(
+            drift(&docs, &hits, text) < 1e-6,
+            "{text:?}: exact when written once"
+        );
+    }
+    // Rewrite a third of the records three times (new bodies), delete 40.
+    for _ in 0..3 {
+        let changed: Vec<(String, String)> = docs
+            .keys()
+            .filter(|_| rng.below(3) == 0)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|k| (k, body(&mut rng)))
+            .collect();
+        for (k, t) in &changed {
+            docs.insert(k.clone(), t.clone());
+        }
+        b.upsert_batch(&ns, write(changed)).await.expect("rewrite");
+    }
+    let gone: Vec<String> = docs.keys().step_by(7).take(40).cloned().collect();
+    for k in &gone {
+        docs.remove(k);
+    }
+    b.delete_batch(&ns, &gone).await.expect("delete");
+    let mut worst: f64 = 0.0;
+    for text in queries {
+        let hits = b
+            .search(&ns, &QueryRequest::keyword(text, 300))
+            .await
+            .expect("q");
+        worst = worst.max(drift(&docs, &hits, text));
+    }
+    eprintln!(
+        "{test}: after rewriting ~1/3 of 300 records 3 times and deleting 40, the largest relative difference of a score from the contract's BM25 is {worst:.3}"
+    );
+    assert!(b.drop_namespace(&ns).await.expect("drop"));
+}
