@@ -8,8 +8,18 @@
 //!   same `FT.SEARCH` text and parameters sent raw.
 //! - Printed beside criterion's report: the initial 100k load rate, and p50 / p99 / QPS of
 //!   1,000 sequential queries for both paths.
+//! - `text`: keyword and hybrid search against vector-only on 50,000 × 384 records with text
+//!   (`VTIER_BENCH_TEXT_N` sets another number): bodies of 8..=40 words drawn from a
+//!   Zipf-distributed vocabulary of 20,000 words, queries of 3 such words, a `lang` field for a
+//!   filter passing a third. Printed: p50 / p99 of 500 sequential queries per path through the
+//!   backend (vector-only, keyword-only and hybrid, and each leg alone at the hybrid's depth,
+//!   with and without the filter), and of the server's own commands sent raw, with their text,
+//!   to show what the filtered keyword query's work-around (RediSearch #4673) costs against
+//!   the plain union and what ordering ties by key on the server would cost. The paths run
+//!   interleaved, query by query, so that all see the same load.
 //!
-//! Without `REDIS_URL` it prints "not run" and exits 0. Run: `cargo xtask bench -p vector-redis`.
+//! Without `REDIS_URL` it prints "not run" and exits 0. Run: `cargo xtask bench -p vector-redis`
+//! (`VTIER_BENCH_TEXT_ONLY=1` runs only the `text` part).
 
 #![allow(clippy::print_stderr)] // A benchmark reports on the terminal.
 #![allow(missing_docs)]
@@ -22,7 +32,8 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 use vector_backend::synth::SplitMix64;
 use vector_backend::{
-    IndexKind, NamespaceConfig, OpenBackend, Record, VectorBackend, VectorBackendExt as _,
+    FieldType, Filter, Fusion, IndexKind, NamespaceConfig, OpenBackend, QueryRequest, Record,
+    VectorBackend, VectorBackendExt as _,
 };
 use vector_redis::RedisBackend;
 
@@ -97,6 +108,291 @@ fn raw_query(index: &str, q: &[f32]) -> redis::Cmd {
     cmd
 }
 
+/// Records in the text namespace, its vocabulary, and how many queries each path runs.
+const TEXT_N: usize = 50_000;
+const VOCABULARY: usize = 20_000;
+const TEXT_QUERIES: usize = 500;
+
+/// A pronounceable made-up word per rank (distinct for distinct ranks).
+fn word(rank: usize) -> String {
+    const C: &[u8] = b"bdfgklmnprstvz";
+    const V: &[u8] = b"aeiou";
+    let mut w = String::new();
+    let mut r = rank + 1;
+    while r > 0 {
+        w.push(C[r % C.len()] as char);
+        r /= C.len();
+        w.push(V[r % V.len()] as char);
+        r /= V.len();
+    }
+    w
+}
+
+/// Zipf (s = 1) ranks over the vocabulary by inverse CDF.
+struct Zipf(Vec<f64>);
+
+impl Zipf {
+    fn new(n: usize) -> Self {
+        let mut acc = 0.0;
+        let mut cdf: Vec<f64> = (1..=n)
+            .map(|r| {
+                acc += 1.0 / r as f64;
+                acc
+            })
+            .collect();
+        cdf.iter_mut().for_each(|c| *c /= acc);
+        Self(cdf)
+    }
+
+    fn sample(&self, rng: &mut SplitMix64) -> usize {
+        let u = rng.next_f64();
+        self.0.partition_point(|c| *c < u).min(self.0.len() - 1)
+    }
+
+    fn words(&self, rng: &mut SplitMix64, n: usize) -> String {
+        (0..n)
+            .map(|_| word(self.sample(rng)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn median_of(mut lat: Vec<Duration>) -> (f64, f64) {
+    lat.sort();
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    (p(0.50).as_secs_f64() * 1e3, p(0.99).as_secs_f64() * 1e3)
+}
+
+/// The `text` part (see the module docs).
+async fn text_latency(backend: &RedisBackend, raw: &mut redis::aio::MultiplexedConnection) {
+    let n: usize = std::env::var("VTIER_BENCH_TEXT_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(TEXT_N);
+    let ns = format!("bench_text_{}", std::process::id());
+    let config = NamespaceConfig::new(DIM)
+        .with_field("body", FieldType::Text)
+        .with_field("lang", FieldType::Keyword);
+    backend
+        .create_namespace(&ns, &config)
+        .await
+        .expect("create");
+    let zipf = Zipf::new(VOCABULARY);
+    let mut rng = SplitMix64::new(11);
+    let start = Instant::now();
+    let mut tokens = 0;
+    for from in (0..n).step_by(BATCH) {
+        let batch: Vec<Record> = (from..(from + BATCH).min(n))
+            .map(|i| {
+                let len = 8 + rng.below(33);
+                tokens += len;
+                let body = zipf.words(&mut rng, len);
+                let lang = ["en", "de", "fr"][i % 3];
+                Record::new(
+                    format!("doc-{i:07}"),
+                    rng.vector(DIM),
+                    json!({"body": body, "lang": lang})
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        backend.upsert_batch(&ns, batch).await.expect("load");
+    }
+    let took = start.elapsed();
+    eprintln!(
+        "benches/redis: text: loaded {n} x {DIM} with {:.1} words per body (HNSW + TEXT) in {took:.1?} ({:.0} records/s)",
+        tokens as f64 / n as f64,
+        n as f64 / took.as_secs_f64()
+    );
+    let texts: Vec<String> = (0..TEXT_QUERIES).map(|_| zipf.words(&mut rng, 3)).collect();
+    let vectors: Vec<Vec<f32>> = (0..TEXT_QUERIES).map(|_| rng.vector(DIM)).collect();
+    let en = Filter::eq("lang", "en");
+    // Every path runs once per query in turn (starting at a rotating path), so that all see
+    // the same load: on a shared machine the load drifts over minutes.
+    let mut requests: Vec<(String, Vec<QueryRequest>)> = Vec::new();
+    for filtered in [false, true] {
+        let with = |r: QueryRequest| {
+            if filtered {
+                r.with_filter(en.clone())
+            } else {
+                r
+            }
+        };
+        let tag = if filtered { " lang=en" } else { "" };
+        let each = |f: &dyn Fn(usize) -> QueryRequest| (0..TEXT_QUERIES).map(f).collect::<Vec<_>>();
+        requests.push((
+            format!("vector-only k=10{tag}"),
+            each(&|i| with(QueryRequest::new(vectors[i].clone(), K))),
+        ));
+        requests.push((
+            format!("keyword-only k=10{tag}"),
+            each(&|i| with(QueryRequest::keyword(texts[i].clone(), K))),
+        ));
+        requests.push((
+            format!("hybrid rrf k=10 (legs of 40){tag}"),
+            each(&|i| {
+                with(
+                    QueryRequest::new(vectors[i].clone(), K)
+                        .with_text(texts[i].clone())
+                        .with_fusion(Fusion::RRF),
+                )
+            }),
+        ));
+        requests.push((
+            format!("vector-only k=40 (the hybrid's vector leg){tag}"),
+            each(&|i| with(QueryRequest::new(vectors[i].clone(), 4 * K))),
+        ));
+        requests.push((
+            format!("keyword-only k=40 (the hybrid's keyword leg){tag}"),
+            each(&|i| with(QueryRequest::keyword(texts[i].clone(), 4 * K))),
+        ));
+    }
+
+    // The server's own commands, raw: what the keyword query costs in its forms.
+    let (index, _, _) = names(raw, &ns).await;
+    let fetch = vector_backend::score::overfetch(K);
+    let tag = format!(
+        "@t1:{{s{}}}",
+        "en".bytes().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let union = |ts: &[String]| format!("@x:({})", ts.join(" | "));
+    let optionals = |ts: &[String]| ts.iter().map(|t| format!(" ~(@x:{t})")).collect::<String>();
+    type Form = Box<dyn Fn(&[String]) -> String + Send + Sync>;
+    let forms: Vec<(&str, Form)> = vec![
+        (
+            "plain union (exact without a filter; used)",
+            Box::new(move |ts| union(ts)),
+        ),
+        (
+            "work-around without a filter (not used)",
+            Box::new(move |ts| format!("(-(-({}))){}", union(ts), optionals(ts))),
+        ),
+        ("union AND filter (wrong scores, #4673)", {
+            let tag = tag.clone();
+            Box::new(move |ts| format!("({}) ({tag})", union(ts)))
+        }),
+        ("work-around with the filter (used)", {
+            let tag = tag.clone();
+            Box::new(move |ts| format!("(-(-({}))) (-(-({tag}))){}", union(ts), optionals(ts)))
+        }),
+    ];
+    let query_tokens: Vec<Vec<String>> = texts
+        .iter()
+        .map(|t| vector_backend::text::query_tokens(t))
+        .collect();
+    // FT.SEARCH as the backend sends it; FT.AGGREGATE as the research proposed it (ties by
+    // key on the server, which needs every match's key loaded before sorting).
+    let search = |q: String| {
+        let mut c = redis::cmd("FT.SEARCH");
+        c.arg(&index)
+            .arg(q)
+            .arg("VERBATIM")
+            .arg("SCORER")
+            .arg("BM25STD")
+            .arg("WITHSCORES")
+            .arg("RETURN")
+            .arg(2)
+            .arg("k")
+            .arg("m")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(fetch)
+            .arg("DIALECT")
+            .arg(2);
+        c
+    };
+    let aggregate = |q: String| {
+        let mut c = redis::cmd("FT.AGGREGATE");
+        c.arg(&index)
+            .arg(q)
+            .arg("VERBATIM")
+            .arg("SCORER")
+            .arg("BM25STD")
+            .arg("ADDSCORES")
+            .arg("LOAD")
+            .arg(1)
+            .arg("@__key")
+            .arg("SORTBY")
+            .arg(4)
+            .arg("@__score")
+            .arg("DESC")
+            .arg("@__key")
+            .arg("ASC")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(fetch)
+            .arg("LOAD")
+            .arg(2)
+            .arg("@k")
+            .arg("@m")
+            .arg("DIALECT")
+            .arg(2);
+        c
+    };
+    let mut raws: Vec<(String, &Form, bool)> = forms
+        .iter()
+        .map(|(what, f)| (format!("raw FT.SEARCH: {what}"), f, false))
+        .collect();
+    raws.push((
+        "raw FT.AGGREGATE ties by key: plain union (not used)".to_owned(),
+        &forms[0].1,
+        true,
+    ));
+    raws.push((
+        "raw FT.AGGREGATE ties by key: work-around with filter (not used)".to_owned(),
+        &forms[3].1,
+        true,
+    ));
+
+    let paths = requests.len() + raws.len();
+    let mut lat: Vec<Vec<Duration>> = vec![Vec::with_capacity(TEXT_QUERIES); paths];
+    for round in 0..TEXT_QUERIES + 10 {
+        // Ten warm-up rounds first.
+        let i = round % TEXT_QUERIES;
+        for step in 0..paths {
+            let path = (round + step) % paths;
+            let t = Instant::now();
+            if let Some((_, reqs)) = requests.get(path) {
+                let hits = backend.search(&ns, &reqs[i]).await.expect("search");
+                std::hint::black_box(hits);
+            } else {
+                let (_, form, agg) = &raws[path - requests.len()];
+                let q = form(&query_tokens[i]);
+                let cmd = if *agg { aggregate(q) } else { search(q) };
+                let v: redis::Value = cmd.query_async(raw).await.expect("raw command");
+                std::hint::black_box(v);
+            }
+            if round >= 10 {
+                lat[path].push(t.elapsed());
+            }
+        }
+    }
+    let names = requests
+        .iter()
+        .map(|(w, _)| w.clone())
+        .chain(raws.iter().map(|(w, _, _)| w.clone()));
+    for (what, l) in names.zip(lat) {
+        let (p50, p99) = median_of(l);
+        eprintln!("benches/redis: text {n}: {what:<66} p50 {p50:7.3} ms  p99 {p99:7.3} ms");
+    }
+    let example = &query_tokens[0];
+    eprintln!(
+        "benches/redis: text: the raw commands, with <query> for the tokens {example:?} of the first query:"
+    );
+    eprintln!(
+        "benches/redis: text:   FT.SEARCH {index} <query> VERBATIM SCORER BM25STD WITHSCORES RETURN 2 k m LIMIT 0 {fetch} DIALECT 2"
+    );
+    eprintln!(
+        "benches/redis: text:   FT.AGGREGATE {index} <query> VERBATIM SCORER BM25STD ADDSCORES LOAD 1 @__key SORTBY 4 @__score DESC @__key ASC LIMIT 0 {fetch} LOAD 2 @k @m DIALECT 2"
+    );
+    for (what, form) in &forms {
+        eprintln!("benches/redis: text:   <query> {what}: {}", form(example));
+    }
+    let _ = backend.drop_namespace(&ns).await;
+}
+
 fn percentiles(mut lat: Vec<Duration>, total: Duration) -> String {
     lat.sort();
     let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
@@ -126,6 +422,10 @@ fn main() {
         .expect("raw connection");
     // The backend's default operation timeout (redis-rs's own is 500 ms).
     raw.set_response_timeout(Duration::from_secs(5));
+    rt.block_on(text_latency(&backend, &mut raw));
+    if std::env::var("VTIER_BENCH_TEXT_ONLY").is_ok_and(|v| v == "1") {
+        return;
+    }
     let run = std::process::id();
     let (ns_query, ns_load, ns_raw) = (
         format!("bench_q_{run}"),

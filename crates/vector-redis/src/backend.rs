@@ -1,10 +1,10 @@
 //! [`RedisDriver`]: the Redis Stack [`Driver`]. Thin: each primitive delegates to the module
 //! that speaks Redis for it ([`crate::catalog`], [`crate::write`], [`crate::search`],
-//! [`crate::scan`]).
+//! [`crate::text`], [`crate::scan`]).
 
 use vector_backend::driver::{
-    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, NamespaceName, Page, Query,
-    ScanSpec, WriteBatch,
+    CheckedFilter, ConfigKey, Connect, Driver, Ensured, KeySet, KeywordQuery, NamespaceName, Page,
+    Query, ScanSpec, WriteBatch,
 };
 use vector_backend::{
     Capabilities, Error, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,
@@ -13,13 +13,16 @@ use vector_backend::{
 use crate::catalog::{self, RedisNamespace};
 use crate::client::Client;
 use crate::config::RedisConfig;
-use crate::{scan, search, write};
+use crate::reply::{KEYWORD_SEARCH_VERSION, VECTOR_SEARCH_VERSION};
+use crate::{scan, search, text, write};
 
 /// The Redis Stack driver: one self-healing connection. [`crate::RedisBackend`] is the
 /// backend made from it.
 #[derive(Debug)]
 pub struct RedisDriver {
     client: Client,
+    /// The RediSearch version found when connecting: keyword search needs 2.10.
+    search_version: i64,
 }
 
 #[async_trait]
@@ -32,7 +35,7 @@ impl Driver for RedisDriver {
         // Auto is HNSW: approximate.
         caps.auto_index_is_exact = false;
         caps.persistent = true;
-        caps.text_search = false;
+        caps.text_search = self.search_version >= KEYWORD_SEARCH_VERSION;
         caps
     }
 
@@ -104,6 +107,23 @@ impl Driver for RedisDriver {
         search::search_batch(&self.client, ns, queries).await
     }
 
+    async fn keyword(
+        &self,
+        ns: &RedisNamespace,
+        query: &KeywordQuery<'_>,
+    ) -> Result<Vec<SearchResult>> {
+        text::keyword(&self.client, ns, query).await
+    }
+
+    async fn hybrid(
+        &self,
+        ns: &RedisNamespace,
+        vector: &Query<'_>,
+        query: &KeywordQuery<'_>,
+    ) -> Result<(Vec<SearchResult>, Vec<SearchResult>)> {
+        text::hybrid(&self.client, ns, vector, query).await
+    }
+
     async fn scan(&self, ns: &RedisNamespace, spec: &ScanSpec<'_>) -> Result<Page> {
         scan::scan(&self.client, ns, spec).await
     }
@@ -143,12 +163,16 @@ impl Connect for RedisDriver {
         }
         let redacted = config.redacted_url();
         let client = Client::connect(config).await?;
-        if !client.has_vector_search().await? {
+        let search_version = client.search_version().await?.unwrap_or(0);
+        if search_version < VECTOR_SEARCH_VERSION {
             return Err(Error::unsupported(format!(
                 "the Redis server at {redacted} has no RediSearch module with vector search \
                  (RediSearch 2.4 or newer, as in Redis Stack 7.2+)"
             )));
         }
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            search_version,
+        })
     }
 }

@@ -69,6 +69,12 @@ impl Client {
         Ok(crate::reply::search_module_has_vectors(&modules))
     }
 
+    /// The server's RediSearch version (`MODULE LIST`), `None` without RediSearch.
+    pub(crate) async fn search_version(&self) -> RResult<Option<i64>> {
+        let modules: Value = self.cmd(redis::cmd("MODULE").arg("LIST")).await?;
+        Ok(crate::reply::search_module_version(&modules))
+    }
+
     /// One reply of a [`Client::pipe`], its error classified.
     pub(crate) fn classify<T>(&self, reply: RedisResult<T>) -> RResult<T> {
         reply.map_err(|e| RedisError::from_client(e, self.timeout()))

@@ -10,6 +10,7 @@ mod reply;
 mod scan;
 mod schema;
 mod search;
+mod text;
 mod write;
 
 pub use backend::RedisDriver;

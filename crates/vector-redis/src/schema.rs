@@ -26,10 +26,14 @@
 //! be read or written through a new one.
 //!
 //! A record hash holds `k` (the key), `v` (the embedding, little-endian FLOAT32), `m` (the
-//! metadata as JSON text, so it round-trips exactly), `p` (a TAG listing the declared fields
-//! the record has) and, for the declared field number `i` (in name order), `t{i}` (a TAG of
-//! its encoded values) and for number fields `n{i}` (NUMERIC). Index attribute names are
-//! therefore fixed ASCII, whatever the user's field names are.
+//! metadata as JSON text, so it round-trips exactly), `p` (a TAG listing the declared
+//! filterable fields the record has) and, for the declared field number `i` (in name order),
+//! `t{i}` (a TAG of its encoded values) and for number fields `n{i}` (NUMERIC). Text fields
+//! (which cannot be filtered on) get no TAG; when a namespace declares any, the record's
+//! *text bag* (the core's tokens of its text fields, joined by spaces; empty when it has
+//! none) is the hash field `x`, a `TEXT NOSTEM` field of an index created with `STOPWORDS 0`,
+//! so the server indexes exactly the core's tokens (see [`crate::text`]). Index attribute
+//! names are therefore fixed ASCII, whatever the user's field names are.
 //!
 //! TAG values are encoded so that no user string is ever RediSearch syntax: strings become
 //! `s` + lower-case hex of their UTF-8 bytes, numbers `n` + the hex bits of their f64 value
@@ -52,6 +56,9 @@ pub(crate) const F_KEY: &str = "k";
 pub(crate) const F_VEC: &str = "v";
 pub(crate) const F_META: &str = "m";
 pub(crate) const F_PRESENT: &str = "p";
+/// The record's text bag (`vector_backend::text::text_bag`), a `TEXT NOSTEM` index field;
+/// only in namespaces that declare text fields.
+pub(crate) const F_TEXT: &str = "x";
 /// The field of a namespace's config hash holding its generation (beside `config`, the
 /// config as JSON; the catalogue's Lua scripts name both).
 pub(crate) const CFG_GEN: &str = "gen";
@@ -178,6 +185,19 @@ pub(crate) fn fmt_num(n: f64) -> String {
 pub(crate) fn create_args(names: &Names, config: &NamespaceConfig) -> Vec<String> {
     let mut a: Vec<String> = ["ON", "HASH", "PREFIX", "1"].map(str::to_owned).to_vec();
     a.push(names.prefix.clone());
+    // The index is always created before any record of its generation exists (a fresh
+    // prefix, see `crate::catalog`), so the initial keyspace scan finds nothing to index.
+    // Worse, it runs in the background, walks every key of the server and re-indexes records
+    // written meanwhile under new document ids: measured, 400 records written right after
+    // FT.CREATE on a server with 200,000 other keys got 797 ids and the inverted index 797
+    // entries, so BM25 statistics counted stale postings (n > N) and an HNSW graph changed
+    // under concurrent queries.
+    a.push("SKIPINITIALSCAN".to_owned());
+    if config.has_text() {
+        // The default stop-word list (`the`, `a`, `of`, ...) is neither indexed nor
+        // searchable; the contract indexes every token.
+        a.extend(["STOPWORDS", "0"].map(str::to_owned));
+    }
     a.push("SCHEMA".to_owned());
     a.push(F_VEC.to_owned());
     a.push("VECTOR".to_owned());
@@ -213,10 +233,18 @@ pub(crate) fn create_args(names: &Names, config: &NamespaceConfig) -> Vec<String
     a.extend(attrs);
     a.extend([F_PRESENT, "TAG", "SEPARATOR", ","].map(str::to_owned));
     for (i, ty) in config.filterable.values().enumerate() {
+        if *ty == FieldType::Text {
+            continue;
+        }
         a.extend([tag_attr(i), "TAG".into(), "SEPARATOR".into(), ",".into()]);
         if *ty == FieldType::Number {
             a.extend([num_attr(i), "NUMERIC".into()]);
         }
+    }
+    if config.has_text() {
+        // NOSTEM: the query side adds VERBATIM too (NOSTEM alone still expands queries with
+        // stems). Weight 1, no phonetics, no suffix trie: BM25 over the tokens as they are.
+        a.extend([F_TEXT, "TEXT", "NOSTEM"].map(str::to_owned));
     }
     a
 }
@@ -229,6 +257,10 @@ pub(crate) fn index_fields(
     let mut present = Vec::new();
     let mut out = Vec::new();
     for (i, (name, ty)) in config.filterable.iter().enumerate() {
+        if *ty == FieldType::Text {
+            // Indexed as the text bag (F_TEXT); filters on text fields are refused.
+            continue;
+        }
         let Some(v) = metadata.get(name) else {
             continue;
         };
@@ -328,6 +360,35 @@ mod tests {
         assert_ne!(enc_num(10.0), enc_num(10.5));
         assert_eq!(fmt_num(-4.0), "-4");
         assert_eq!(fmt_num(1e-7).parse::<f64>().unwrap(), 1e-7);
+    }
+
+    #[test]
+    fn text_fields_are_one_text_bag_without_stopwords() {
+        let names = Names::of("a", 3);
+        let plain = create_args(&names, &NamespaceConfig::new(2));
+        assert!(!plain.iter().any(|a| a == "STOPWORDS" || a == "TEXT"));
+        assert_eq!(plain[5], "SKIPINITIALSCAN", "{plain:?}");
+        let c = NamespaceConfig::new(2)
+            .with_field("body", FieldType::Text)
+            .with_field("lang", FieldType::Keyword)
+            .with_field("title", FieldType::Text);
+        let a = create_args(&names, &c);
+        let at = |w: &str| a.iter().position(|x| x == w).unwrap();
+        assert_eq!(a[at("STOPWORDS") + 1], "0");
+        assert!(at("STOPWORDS") < at("SCHEMA"));
+        assert_eq!(a[a.len() - 3..], [F_TEXT, "TEXT", "NOSTEM"]);
+        // Only the keyword field (number 1) gets a TAG.
+        assert!(a.contains(&tag_attr(1)));
+        assert!(!a.contains(&tag_attr(0)) && !a.contains(&tag_attr(2)));
+        let m = json!({"body": "Hello there", "lang": "en", "title": "T"});
+        let f = index_fields(&c, m.as_object().unwrap());
+        assert_eq!(
+            f,
+            [
+                (tag_attr(1), enc_str("en")),
+                (F_PRESENT.to_owned(), enc_str("lang"))
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use redis::{Cmd, Value};
 use vector_backend::driver::{NamespaceState as _, Query};
-use vector_backend::{IndexKind, Metric, Result, SearchResult};
+use vector_backend::{IndexKind, Metadata, Metric, Result, SearchResult};
 
 use crate::catalog::{self, RedisNamespace};
 use crate::client::Client;
@@ -56,7 +56,7 @@ pub(crate) fn ft_search(client: &Client, ns: &RedisNamespace, text: &str) -> Cmd
 }
 
 /// The FT.SEARCH KNN command for a query: up to [`Query::fetch`] candidates, nearest first.
-fn knn_command(client: &Client, ns: &RedisNamespace, query: &Query<'_>) -> Cmd {
+pub(crate) fn knn_command(client: &Client, ns: &RedisNamespace, query: &Query<'_>) -> Cmd {
     let config = ns.config();
     let fetch = query.fetch();
     let filtered = query.filter().is_some();
@@ -108,33 +108,69 @@ fn knn_command(client: &Client, ns: &RedisNamespace, query: &Query<'_>) -> Cmd {
 }
 
 /// The candidates of one FT.SEARCH reply, in the server's order, with contract scores.
-fn hits(ns: &RedisNamespace, query: &Query<'_>, reply: &Value) -> Result<Vec<SearchResult>> {
+pub(crate) fn hits(
+    ns: &RedisNamespace,
+    query: &Query<'_>,
+    reply: &Value,
+) -> Result<Vec<SearchResult>> {
     let distance = ns.distance();
     let mut out = Vec::new();
     for doc in reply::search_documents(reply)? {
-        let (Some(key), Some(meta), Some(dist)) =
-            (doc.get(F_KEY), doc.get(F_META), doc.get(SCORE_ALIAS))
-        else {
-            // A record deleted between matching and loading.
-            continue;
-        };
-        let key = String::from_utf8(key.clone())
-            .map_err(|_| RedisError::corrupt("a search result", "key is not UTF-8"))?;
-        let native: f64 = std::str::from_utf8(dist)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| {
-                RedisError::corrupt(format!("the distance of {key:?}"), "not a number")
-            })?;
-        let metadata = reply::decode_metadata(&key, meta)?;
-        let embedding = match (query.include_embedding(), doc.get(F_VEC)) {
-            (true, Some(v)) => Some(reply::decode_embedding(&key, v)?),
-            _ => None,
-        };
-        let s = distance.scored(native);
-        out.push(SearchResult::new(
-            key, s.score, s.distance, metadata, embedding,
-        ));
+        let native = doc.get(SCORE_ALIAS).and_then(|d| {
+            std::str::from_utf8(d)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        });
+        if let Some(hit) = decode_hit(&doc, native, query.include_embedding())? {
+            let s = distance.scored(hit.native);
+            out.push(SearchResult::new(
+                hit.key,
+                s.score,
+                s.distance,
+                hit.metadata,
+                hit.embedding,
+            ));
+        }
     }
     Ok(out)
+}
+
+/// A hit as the server returned it: the native score (or distance) not yet converted.
+pub(crate) struct Hit {
+    pub(crate) key: String,
+    pub(crate) native: f64,
+    pub(crate) metadata: Metadata,
+    pub(crate) embedding: Option<Vec<f32>>,
+}
+
+/// The hit of a returned document: key, metadata, its `native` score or distance (`None`
+/// when the reply had none that parses: an error) and, when asked for, the embedding. `None`
+/// for a record deleted between matching and loading (no key or metadata came back).
+pub(crate) fn decode_hit(
+    doc: &reply::Fields,
+    native: Option<f64>,
+    include_embedding: bool,
+) -> Result<Option<Hit>> {
+    let (Some(key), Some(meta)) = (doc.get(F_KEY), doc.get(F_META)) else {
+        return Ok(None);
+    };
+    let key = String::from_utf8(key.clone())
+        .map_err(|_| RedisError::corrupt("a search result", "key is not UTF-8"))?;
+    let native = native.ok_or_else(|| {
+        RedisError::corrupt(format!("the score of {key:?}"), "missing or not a number")
+    })?;
+    let metadata = reply::decode_metadata(&key, meta)?;
+    let embedding = match (include_embedding, doc.get(F_VEC)) {
+        (true, Some(v)) => Some(reply::decode_embedding(&key, v)?),
+        (true, None) => {
+            return Err(RedisError::corrupt(format!("record {key:?}"), "no embedding").into());
+        }
+        (false, _) => None,
+    };
+    Ok(Some(Hit {
+        key,
+        native,
+        metadata,
+        embedding,
+    }))
 }

@@ -13,7 +13,7 @@ use crate::catalog::{self, RedisNamespace, checked_script};
 use crate::client::Client;
 use crate::filter::to_query;
 use crate::reply;
-use crate::schema::{F_KEY, F_META, F_VEC, blob, index_fields};
+use crate::schema::{F_KEY, F_META, F_TEXT, F_VEC, blob, index_fields};
 use crate::search::ft_search;
 
 /// Records per script in bulk writes, and scripts in flight at once on the multiplexed
@@ -71,7 +71,12 @@ pub(crate) async fn write(client: &Client, ns: &RedisNamespace, batch: &WriteBat
         for r in chunk {
             let meta = serde_json::to_string(&r.metadata)
                 .map_err(|e| Error::backend("cannot encode metadata").with_source(e))?;
-            let indexed = index_fields(ns.config(), &r.metadata);
+            let mut indexed = index_fields(ns.config(), &r.metadata);
+            // Namespaces with text fields: the text bag, empty when the record holds no text
+            // (the record still counts in the BM25 statistics, with length 0).
+            if let Some(bag) = batch.text_bag(r) {
+                indexed.push((F_TEXT.to_owned(), bag));
+            }
             call.arg(6 + 2 * indexed.len())
                 .arg(F_KEY)
                 .arg(&r.key)

@@ -884,3 +884,393 @@ async fn bulk_load_100k_x_384() {
     assert!((hits[0].score - 1.0).abs() < 1e-4, "{}", hits[0].score);
     assert!(b.drop_namespace(&ns).await.expect("drop"));
 }
+
+/// The contract's BM25 of every record holding a query token and passing `keep`, over the
+/// statistics of all `docs` (records without text count, with length 0): `(key, score)`, best
+/// first, ties by key.
+fn bm25_oracle(
+    docs: &[(String, Option<String>, Metadata)],
+    text: &str,
+    keep: impl Fn(&Metadata) -> bool,
+) -> Vec<(String, f64)> {
+    use vector_backend::text::{bm25, idf, query_tokens, tokens};
+    let q = query_tokens(text);
+    let bags: Vec<Vec<String>> = docs
+        .iter()
+        .map(|(_, b, _)| b.as_deref().map(tokens).unwrap_or_default())
+        .collect();
+    let n = docs.len() as f64;
+    let avgdl = bags.iter().map(Vec::len).sum::<usize>() as f64 / n;
+    let mut out: Vec<(String, f64)> = docs
+        .iter()
+        .zip(&bags)
+        .filter(|((_, _, m), _)| keep(m))
+        .filter_map(|((key, _, _), bag)| {
+            let tf: Vec<(f64, f64)> = q
+                .iter()
+                .filter_map(|t| {
+                    let f = bag.iter().filter(|b| *b == t).count();
+                    (f > 0).then(|| {
+                        let holding = bags.iter().filter(|b| b.contains(t)).count();
+                        (idf(n, holding as f64), f as f64)
+                    })
+                })
+                .collect();
+            (!tf.is_empty()).then(|| (key.clone(), bm25(&tf, bag.len() as f64, avgdl)))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+/// Keyword scores on a namespace written once are the contract's BM25 (the server prints 12
+/// significant digits), under every filter shape too (the #4673 work-around), with ties in key
+/// order even where the cut at `k` splits them, and embeddings bit-exact when asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyword_scores_are_the_contracts_bm25() {
+    let test = "keyword_scores_are_the_contracts_bm25";
+    let Some(url) = vector_backend::conformance::live_url(test, "REDIS_URL", "redis") else {
+        return;
+    };
+    let b = RedisBackend::open(&url).await.expect("open");
+    let ns = format!("vt_live_bm25_{}", std::process::id());
+    let _ = b.drop_namespace(&ns).await;
+    // Other keys on the server, so that an initial keyspace scan of FT.CREATE (which must be
+    // skipped) would still run while the records are written and index them a second time.
+    let client = redis::Client::open(url.split('?').next().unwrap_or(&url)).expect("raw client");
+    let mut raw = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("raw connection");
+    let junk = format!("vt_live_junk_{}", std::process::id());
+    for chunk in 0..10 {
+        let mut p = redis::pipe();
+        for i in 0..10_000 {
+            p.cmd("SET")
+                .arg(format!("{junk}:{chunk}:{i}"))
+                .arg(1)
+                .ignore();
+        }
+        let () = p.query_async(&mut raw).await.expect("junk keys");
+    }
+    let config = NamespaceConfig::new(4)
+        .with_field("body", vector_backend::FieldType::Text)
+        .with_field("lang", vector_backend::FieldType::Keyword)
+        .with_field("n", vector_backend::FieldType::Number)
+        .with_field("title", vector_backend::FieldType::Text)
+        .with_index(IndexKind::Flat);
+    b.create_namespace(&ns, &config).await.expect("create");
+    const WORDS: [&str; 14] = [
+        "the", "a", "of", "river", "stone", "cloud", "ember", "quartz", "lumen", "north", "vale",
+        "running", "run", "x",
+    ];
+    let mut rng = SplitMix64::new(7);
+    let mut docs: Vec<(String, Option<String>, Metadata)> = Vec::new();
+    let mut records = Vec::new();
+    for i in 0..400 {
+        let words: Vec<&str> = (0..1 + rng.below(12))
+            .map(|_| {
+                let spread = 1 + rng.below(WORDS.len());
+                WORDS[rng.below(spread)]
+            })
+            .collect();
+        // Every 9th record has no text, every 10th only a title; some share one body
+        // exactly (ties), with keys that sort differently as bytes than as text would.
+        let key = match i % 7 {
+            0 => format!("T{i:03}"),
+            1 => format!("t{i:03}é"),
+            2 => format!("_{i:03}"),
+            _ => format!("k{i:03}"),
+        };
+        let body = if i % 9 == 0 {
+            None
+        } else if i % 5 == 0 {
+            Some("Quartz, quartz; VALE!".to_owned())
+        } else {
+            Some(words.join(" "))
+        };
+        let l = ["en", "de", "fr"][i % 3];
+        let mut m = json!({"lang": l, "n": (i % 10) as f64});
+        if let Some(body) = &body {
+            if i % 10 == 3 {
+                m["title"] = json!(body);
+            } else {
+                m["body"] = json!(body);
+            }
+        }
+        let m = meta(m);
+        docs.push((key.clone(), body, m.clone()));
+        records.push(Record::new(key, rng.vector(4), m));
+    }
+    b.upsert_batch(&ns, records.clone()).await.expect("write");
+    // Each record was indexed once: document ids are not used up by a second indexing (whose
+    // stale postings would count in BM25's statistics).
+    let generation: String = redis::cmd("HGET")
+        .arg(format!("vtier:cfg:{ns}"))
+        .arg("gen")
+        .query_async(&mut raw)
+        .await
+        .expect("generation");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let info: redis::Value = redis::cmd("FT.INFO")
+        .arg(format!("vtier:idx:{ns}:{generation}"))
+        .query_async(&mut raw)
+        .await
+        .expect("FT.INFO");
+    let mut p = redis::pipe();
+    for chunk in 0..10 {
+        let keys: Vec<String> = (0..10_000).map(|i| format!("{junk}:{chunk}:{i}")).collect();
+        p.cmd("UNLINK").arg(keys).ignore();
+    }
+    let () = p.query_async(&mut raw).await.expect("junk removed");
+    let field = |name: &str| -> Option<i64> {
+        let redis::Value::Array(items) = &info else {
+            return None;
+        };
+        let c = items.chunks(2).find(|c| match &c[0] {
+            redis::Value::SimpleString(s) => s == name,
+            redis::Value::BulkString(b) => b == name.as_bytes(),
+            _ => false,
+        })?;
+        match &c[1] {
+            redis::Value::Int(i) => Some(*i),
+            redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    };
+    assert_eq!(
+        (field("num_docs"), field("max_doc_id")),
+        (Some(400), Some(400)),
+        "every record indexed once"
+    );
+    let lang = |m: &Metadata, l: &str| m["lang"] == l;
+    let n = |m: &Metadata| m["n"].as_f64().unwrap_or(f64::NAN);
+    #[allow(clippy::type_complexity)]
+    let filters: Vec<(Option<Filter>, Box<dyn Fn(&Metadata) -> bool>)> = vec![
+        (None, Box::new(|_| true)),
+        (
+            Some(Filter::eq("lang", "en")),
+            Box::new(move |m| lang(m, "en")),
+        ),
+        (
+            Some(Filter::ne("lang", "en")),
+            Box::new(move |m| !lang(m, "en")),
+        ),
+        (Some(Filter::gte("n", 4)), Box::new(move |m| n(m) >= 4.0)),
+        (
+            Some(Filter::not(Filter::lt("n", 7))),
+            Box::new(move |m| n(m) >= 7.0),
+        ),
+        (
+            Some(Filter::and([Filter::eq("lang", "de"), Filter::lt("n", 5)])),
+            Box::new(move |m| lang(m, "de") && n(m) < 5.0),
+        ),
+        (
+            Some(Filter::or([
+                Filter::eq("lang", "fr"),
+                Filter::not(Filter::gt("n", 2)),
+            ])),
+            Box::new(move |m| lang(m, "fr") || n(m) <= 2.0),
+        ),
+    ];
+    let mut compared = 0;
+    let mut worst: f64 = 0.0;
+    for text in [
+        "quartz",
+        "quartz vale",
+        "the river of stone",
+        "RUNNING run",
+        "lumen north ember cloud x a",
+        "absent",
+    ] {
+        for (filter, keep) in &filters {
+            for k in [1, 5, 17, 400] {
+                let mut r = QueryRequest::keyword(text, k);
+                if let Some(f) = filter {
+                    r = r.with_filter(f.clone());
+                }
+                let got = b.search(&ns, &r).await.expect("keyword");
+                let mut want = bm25_oracle(&docs, text, keep);
+                want.truncate(k);
+                let keys = |v: &[(String, f64)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+                let got_pairs: Vec<(String, f64)> =
+                    got.iter().map(|h| (h.key.clone(), h.score)).collect();
+                assert_eq!(
+                    keys(&got_pairs),
+                    keys(&want),
+                    "{text:?} filter {filter:?} k {k}"
+                );
+                for ((_, g), (key, w)) in got_pairs.iter().zip(&want) {
+                    assert!(
+                        (g - w).abs() <= 1e-6 * w.abs(),
+                        "{text:?} filter {filter:?}: {key} scores {g}, BM25 {w}"
+                    );
+                    compared += 1;
+                    worst = worst.max((g - w).abs() / w.abs());
+                }
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared} scores compared");
+    eprintln!("{test}: {compared} scores, largest relative difference from BM25 {worst:.1e}");
+    // Embeddings come back bit-exact.
+    let hits = b
+        .search(&ns, &QueryRequest::keyword("quartz", 400).with_embeddings())
+        .await
+        .expect("keyword with embeddings");
+    for h in &hits {
+        let r = records.iter().find(|r| r.key == h.key).expect("a record");
+        assert_eq!(h.embedding.as_ref(), Some(&r.embedding), "{}", h.key);
+        assert_eq!(h.metadata, r.metadata);
+    }
+    assert!(b.drop_namespace(&ns).await.expect("drop"));
+}
+
+/// A hybrid query answers from the incarnation it was validated against: after another
+/// client re-creates the namespace with another dimension, the stale object's hybrid query
+/// fails with `DimensionMismatch`; after a drop elsewhere it is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hybrid_checks_the_incarnation() {
+    let test = "hybrid_checks_the_incarnation";
+    let Some(url) = vector_backend::conformance::live_url(test, "REDIS_URL", "redis") else {
+        return;
+    };
+    let a = RedisBackend::open(&url).await.expect("open a");
+    let b = RedisBackend::open(&url).await.expect("open b");
+    let ns = format!("vt_live_hyb_{}", std::process::id());
+    let _ = a.drop_namespace(&ns).await;
+    let text = |dim| NamespaceConfig::new(dim).with_field("body", vector_backend::FieldType::Text);
+    a.create_namespace(&ns, &text(2)).await.expect("create");
+    a.upsert(&ns, "r", vec![1.0, 0.0], meta(json!({"body": "hello"})))
+        .await
+        .expect("upsert");
+    let q = QueryRequest::new(vec![1.0, 0.0], 3).with_text("hello");
+    let hits = a.search(&ns, &q).await.expect("hybrid");
+    assert_eq!(hits.len(), 1);
+    let legs = hits[0].legs.clone().expect("legs");
+    assert!(legs.vector.is_some() && legs.keyword.is_some(), "{legs:?}");
+    assert!(b.drop_namespace(&ns).await.expect("drop elsewhere"));
+    assert!(a.search(&ns, &q).await.expect("after drop").is_empty());
+    b.create_namespace(&ns, &text(3)).await.expect("re-create");
+    b.upsert(
+        &ns,
+        "r",
+        vec![1.0, 0.0, 0.0],
+        meta(json!({"body": "hello"})),
+    )
+    .await
+    .expect("upsert 3");
+    let e = a.search(&ns, &q).await.expect_err("stale dimension");
+    assert!(
+        matches!(e.kind(), ErrorKind::DimensionMismatch { .. }),
+        "{e}"
+    );
+    assert!(a.drop_namespace(&ns).await.expect("drop"));
+}
+
+/// After records are rewritten and deleted, which records match a keyword query stays exact,
+/// but `BM25STD`'s statistics keep stale postings and lengths (see the README): the test
+/// asserts the hit sets and reports how far the scores are from the contract's BM25.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyword_matches_stay_exact_after_updates_while_scores_drift() {
+    let test = "keyword_matches_stay_exact_after_updates_while_scores_drift";
+    let Some(url) = vector_backend::conformance::live_url(test, "REDIS_URL", "redis") else {
+        return;
+    };
+    let b = RedisBackend::open(&url).await.expect("open");
+    let ns = format!("vt_live_drift_{}", std::process::id());
+    let _ = b.drop_namespace(&ns).await;
+    let config = NamespaceConfig::new(2)
+        .with_field("body", vector_backend::FieldType::Text)
+        .with_index(IndexKind::Flat);
+    b.create_namespace(&ns, &config).await.expect("create");
+    const WORDS: [&str; 8] = [
+        "amber", "birch", "cedar", "dune", "fjord", "grove", "heath", "x",
+    ];
+    let mut rng = SplitMix64::new(3);
+    let body = |rng: &mut SplitMix64| {
+        (0..2 + rng.below(10))
+            .map(|_| {
+                let spread = 1 + rng.below(WORDS.len());
+                WORDS[rng.below(spread)]
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut docs: std::collections::BTreeMap<String, String> = (0..300)
+        .map(|i| (format!("d{i:03}"), body(&mut rng)))
+        .collect();
+    let write = |docs: Vec<(String, String)>| {
+        docs.into_iter()
+            .map(|(k, t)| Record::new(k, vec![1.0, 0.5], meta(json!({ "body": t }))))
+            .collect::<Vec<_>>()
+    };
+    let queries = ["amber", "heath x", "fjord grove dune", "cedar"];
+    let drift = |docs: &std::collections::BTreeMap<String, String>,
+                 hits: &[vector_backend::SearchResult],
+                 text: &str| {
+        let all: Vec<(String, Option<String>, Metadata)> = docs
+            .iter()
+            .map(|(k, t)| (k.clone(), Some(t.clone()), Metadata::new()))
+            .collect();
+        let want = bm25_oracle(&all, text, |_| true);
+        let got: std::collections::BTreeSet<&str> = hits.iter().map(|h| h.key.as_str()).collect();
+        let expected: std::collections::BTreeSet<&str> =
+            want.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(got, expected, "{text:?}: the records holding a query token");
+        hits.iter()
+            .map(|h| {
+                let w = want
+                    .iter()
+                    .find(|(k, _)| *k == h.key)
+                    .map_or(f64::NAN, |x| x.1);
+                (h.score - w).abs() / w
+            })
+            .fold(0.0_f64, f64::max)
+    };
+    b.upsert_batch(&ns, write(docs.clone().into_iter().collect()))
+        .await
+        .expect("write once");
+    for text in queries {
+        let hits = b
+            .search(&ns, &QueryRequest::keyword(text, 300))
+            .await
+            .expect("q");
+        assert!(
+            drift(&docs, &hits, text) < 1e-6,
+            "{text:?}: exact when written once"
+        );
+    }
+    // Rewrite a third of the records three times (new bodies), delete 40.
+    for _ in 0..3 {
+        let changed: Vec<(String, String)> = docs
+            .keys()
+            .filter(|_| rng.below(3) == 0)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|k| (k, body(&mut rng)))
+            .collect();
+        for (k, t) in &changed {
+            docs.insert(k.clone(), t.clone());
+        }
+        b.upsert_batch(&ns, write(changed)).await.expect("rewrite");
+    }
+    let gone: Vec<String> = docs.keys().step_by(7).take(40).cloned().collect();
+    for k in &gone {
+        docs.remove(k);
+    }
+    b.delete_batch(&ns, &gone).await.expect("delete");
+    let mut worst: f64 = 0.0;
+    for text in queries {
+        let hits = b
+            .search(&ns, &QueryRequest::keyword(text, 300))
+            .await
+            .expect("q");
+        worst = worst.max(drift(&docs, &hits, text));
+    }
+    eprintln!(
+        "{test}: after rewriting ~1/3 of 300 records 3 times and deleting 40, the largest relative difference of a score from the contract's BM25 is {worst:.3}"
+    );
+    assert!(b.drop_namespace(&ns).await.expect("drop"));
+}

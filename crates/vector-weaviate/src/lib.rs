@@ -7,13 +7,13 @@ mod config;
 mod error;
 mod filter;
 mod graphql;
-mod text;
 mod reply;
 #[cfg(test)]
 mod reply_props;
 mod scan;
 mod schema;
 mod search;
+mod text;
 mod write;
 
 pub use backend::WeaviateDriver;
