@@ -117,6 +117,14 @@ mod tests {
                 facade_toml.contains(&format!("{name} = [\"dep:{package}\"")),
                 "facade feature for {name}"
             );
+            let all = facade_toml
+                .lines()
+                .find(|l| l.starts_with("all = ["))
+                .expect("the facade's `all` feature");
+            assert!(
+                all.contains(&format!("\"{name}\"")),
+                "the facade's `all` feature (the service and vtier build with it) lists {name}"
+            );
             let b = BACKENDS
                 .iter()
                 .find(|b| b.name == name)
