@@ -242,6 +242,9 @@ pub(crate) fn ci() -> anyhow::Result<()> {
         &[&[weaviate_line][..], &fuzz_lines].concat(),
     );
     let mut problems = all_ran(&selected, &report);
+    if !tests_ok {
+        problems.push("cargo test failed (see the failures above)".to_owned());
+    }
     if !fuzz_ok {
         problems.push("schemathesis failed".to_owned());
     }
