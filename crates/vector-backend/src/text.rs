@@ -96,6 +96,40 @@ pub fn bm25(term_freqs: &[(f64, f64)], doc_len: f64, avg_doc_len: f64) -> f64 {
         .sum()
 }
 
+/// The reference keyword ranking: the BM25 of every document holding a token of `query`, over
+/// the statistics of all `docs` (`(key, text bag)`; an empty bag counts with length 0), best
+/// first, ties by key. What the suite and the backends' live tests compare against.
+pub fn reference_ranking<K: AsRef<str>, B: AsRef<str>>(
+    docs: &[(K, B)],
+    query: &str,
+) -> Vec<(String, f64)> {
+    let q = query_tokens(query);
+    let bags: Vec<Vec<String>> = docs.iter().map(|(_, b)| tokens(b.as_ref())).collect();
+    let n = docs.len() as f64;
+    let avgdl = bags.iter().map(Vec::len).sum::<usize>() as f64 / n.max(1.0);
+    let holding: Vec<f64> = q
+        .iter()
+        .map(|t| bags.iter().filter(|b| b.contains(t)).count() as f64)
+        .collect();
+    let mut out: Vec<(String, f64)> = docs
+        .iter()
+        .zip(&bags)
+        .filter_map(|((key, _), bag)| {
+            let tf: Vec<(f64, f64)> = q
+                .iter()
+                .zip(&holding)
+                .filter_map(|(t, h)| {
+                    let f = bag.iter().filter(|b| *b == t).count();
+                    (f > 0).then(|| (idf(n, *h), f as f64))
+                })
+                .collect();
+            (!tf.is_empty()).then(|| (key.as_ref().to_owned(), bm25(&tf, bag.len() as f64, avgdl)))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
 /// BM25's inverse document frequency of a token held by `holding` of `total` records.
 pub fn idf(total: f64, holding: f64) -> f64 {
     (1.0 + (total - holding + 0.5) / (holding + 0.5)).ln()

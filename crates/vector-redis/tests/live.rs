@@ -893,34 +893,14 @@ fn bm25_oracle(
     text: &str,
     keep: impl Fn(&Metadata) -> bool,
 ) -> Vec<(String, f64)> {
-    use vector_backend::text::{bm25, idf, query_tokens, tokens};
-    let q = query_tokens(text);
-    let bags: Vec<Vec<String>> = docs
+    let bags: Vec<(&str, &str)> = docs
         .iter()
-        .map(|(_, b, _)| b.as_deref().map(tokens).unwrap_or_default())
+        .map(|(k, b, _)| (k.as_str(), b.as_deref().unwrap_or_default()))
         .collect();
-    let n = docs.len() as f64;
-    let avgdl = bags.iter().map(Vec::len).sum::<usize>() as f64 / n;
-    let mut out: Vec<(String, f64)> = docs
-        .iter()
-        .zip(&bags)
-        .filter(|((_, _, m), _)| keep(m))
-        .filter_map(|((key, _, _), bag)| {
-            let tf: Vec<(f64, f64)> = q
-                .iter()
-                .filter_map(|t| {
-                    let f = bag.iter().filter(|b| *b == t).count();
-                    (f > 0).then(|| {
-                        let holding = bags.iter().filter(|b| b.contains(t)).count();
-                        (idf(n, holding as f64), f as f64)
-                    })
-                })
-                .collect();
-            (!tf.is_empty()).then(|| (key.clone(), bm25(&tf, bag.len() as f64, avgdl)))
-        })
-        .collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    out
+    vector_backend::text::reference_ranking(&bags, text)
+        .into_iter()
+        .filter(|(key, _)| docs.iter().any(|(k, _, m)| k == key && keep(m)))
+        .collect()
 }
 
 /// Keyword scores on a namespace written once are the contract's BM25 (the server prints 12

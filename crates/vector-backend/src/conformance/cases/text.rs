@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Ctx, expect_kind, meta};
 use crate::conformance::fixture::HOSTILE;
 use crate::synth::clustered;
-use crate::text::{bm25, idf, query_tokens, tokens};
+use crate::text::{query_tokens, tokens};
 use crate::{
     ErrorKind, FieldType, Filter, Fusion, NamespaceConfig, QueryRequest, Record, SearchResult,
     fusion,
@@ -55,29 +55,7 @@ async fn keyword_keys(ctx: &Ctx, ns: &str, text: &str, k: usize) -> anyhow::Resu
 /// BM25 of every record sharing a token with `text`, by the contract's definition, sorted by
 /// score then key.
 fn oracle(docs: &[(String, String)], text: &str) -> Vec<(String, f64)> {
-    let q = query_tokens(text);
-    let bags: Vec<Vec<String>> = docs.iter().map(|(_, b)| tokens(b)).collect();
-    let n = docs.len() as f64;
-    let avgdl = bags.iter().map(Vec::len).sum::<usize>() as f64 / n;
-    let mut out: Vec<(String, f64)> = docs
-        .iter()
-        .zip(&bags)
-        .filter_map(|((key, _), bag)| {
-            let tf: Vec<(f64, f64)> = q
-                .iter()
-                .filter_map(|t| {
-                    let f = bag.iter().filter(|b| *b == t).count();
-                    (f > 0).then(|| {
-                        let holding = bags.iter().filter(|b| b.contains(t)).count();
-                        (idf(n, holding as f64), f as f64)
-                    })
-                })
-                .collect();
-            (!tf.is_empty()).then(|| (key.clone(), bm25(&tf, bag.len() as f64, avgdl)))
-        })
-        .collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    out
+    crate::text::reference_ranking(docs, text)
 }
 
 pub(crate) async fn tokenisation_basics_agree(ctx: Ctx) -> anyhow::Result<()> {
