@@ -281,11 +281,14 @@ fn distinct(keys: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// The dimension of a namespace's vectors, from one record (a light call on every backend);
-/// `None` when it holds none.
+/// The dimension of a namespace's vectors, from one record (a light call on every backend;
+/// `namespace_info` would count the rows); `None` when it holds none. It goes to the backend
+/// under the metrics layer: a sizing lookup is not the caller's operation, and counting it
+/// would make `vector_query_total{operation="scan"}` disagree with the requests served.
 async fn dimension(state: &AppState, namespace: &str) -> Result<Option<usize>, ApiError> {
     let page = state
         .backend()
+        .inner()
         .scan_page(namespace, &ScanRequest::new(1))
         .await?;
     Ok(page.records.first().map(|r| r.embedding.len()))
