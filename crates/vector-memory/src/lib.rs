@@ -6,6 +6,7 @@ mod config;
 mod error;
 mod kernel;
 mod namespace;
+mod quant;
 mod text;
 mod write;
 

@@ -1,23 +1,24 @@
-//! One namespace's storage: a contiguous row-major `f32` buffer, per-row inverse norms, keys and
-//! metadata, a sorted key index, and the exact top-k search over them.
+//! One namespace's storage: a contiguous row-major `f32` buffer, its int8 copy
+//! ([`crate::quant`]), keys and metadata, a sorted key index, and the exact top-k search over
+//! them.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
+use pulp::Arch;
 use rayon::prelude::*;
 use vector_backend::{
-    Filter, Metadata, Metric, NamespaceConfig, Record, SearchResult, StoredVector, score,
+    Filter, Metadata, NamespaceConfig, Record, SearchResult, StoredVector, score,
 };
 
-use crate::kernel;
+use crate::quant::{self, QuantStore};
 use crate::text::TextIndex;
 use vector_backend::text;
 
 /// Rows × dimension above which a search is split across cores; below it the thread hand-off
 /// costs more than it saves.
 const PARALLEL_FLOATS: usize = 1 << 16;
-/// Rows per parallel work item.
-const PARALLEL_CHUNK_ROWS: usize = 2048;
+/// Rows per parallel work item (the int8 pass reads ~d bytes per row).
+const PARALLEL_CHUNK_ROWS: usize = 4096;
 
 /// A namespace's data.
 #[derive(Debug)]
@@ -25,8 +26,8 @@ pub(crate) struct Namespace {
     pub(crate) config: NamespaceConfig,
     /// Row-major embeddings, `dimension` floats per row, exactly as written.
     data: Vec<f32>,
-    /// `1/‖row‖`, used by cosine.
-    inv_norms: Vec<f32>,
+    /// The int8 copy the exact scan reads first, row for row with `data`.
+    quant: QuantStore,
     keys: Vec<String>,
     metadata: Vec<Metadata>,
     /// Approximate heap bytes per row (embedding, key, metadata), for the capacity limit.
@@ -41,39 +42,9 @@ pub(crate) struct Namespace {
     text: Option<TextIndex>,
 }
 
-/// A candidate in the bounded top-k heap. The heap's maximum is the *worst* kept candidate, so
-/// it can be popped when a better one arrives.
-#[derive(Debug)]
-struct Candidate<'a> {
-    score: f32,
-    key: &'a str,
-    row: usize,
-}
-
-impl Ord for Candidate<'_> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // "Greater" = worse: lower score, or equal score and larger key.
-        other
-            .score
-            .total_cmp(&self.score)
-            .then_with(|| self.key.cmp(other.key))
-    }
-}
-impl PartialOrd for Candidate<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for Candidate<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate<'_> {}
-
-/// Approximate heap bytes a record occupies: its embedding, key and metadata, and (in a
-/// namespace with text fields) about three times its text bag for the keyword index's
-/// postings and term lists.
+/// Approximate heap bytes a record occupies: its embedding, key and metadata, its row of the
+/// int8 copy, and (in a namespace with text fields) about three times its text bag for the
+/// keyword index's postings and term lists.
 pub(crate) fn record_size(r: &Record, config: &NamespaceConfig) -> u64 {
     let text = if config.has_text() {
         3 * text::text_bag(&r.metadata, config).len()
@@ -84,6 +55,7 @@ pub(crate) fn record_size(r: &Record, config: &NamespaceConfig) -> u64 {
         + r.key.len()
         + vector_backend::validate::serialized_len(&r.metadata)
         + text) as u64
+        + quant::bytes_per_row(config.dimension, config.metric)
         + 64
 }
 
@@ -91,7 +63,7 @@ impl Namespace {
     pub(crate) fn new(config: NamespaceConfig) -> Self {
         Self {
             data: Vec::new(),
-            inv_norms: Vec::new(),
+            quant: QuantStore::new(config.dimension, config.metric),
             keys: Vec::new(),
             metadata: Vec::new(),
             sizes: Vec::new(),
@@ -127,11 +99,10 @@ impl Namespace {
             .text
             .as_ref()
             .map(|_| text::text_bag(&r.metadata, &self.config));
-        let inv = kernel::inverse_norm(&r.embedding);
         if let Some(&i) = self.index.get(&r.key) {
             let d = self.config.dimension;
             self.data[i * d..(i + 1) * d].copy_from_slice(&r.embedding);
-            self.inv_norms[i] = inv;
+            self.quant.set(i, &r.embedding);
             self.metadata[i] = r.metadata.clone();
             self.total_bytes = self.total_bytes - self.sizes[i] + size;
             self.sizes[i] = size;
@@ -140,7 +111,7 @@ impl Namespace {
             }
         } else {
             self.data.extend_from_slice(&r.embedding);
-            self.inv_norms.push(inv);
+            self.quant.push(&r.embedding);
             self.index.insert(r.key.clone(), self.keys.len());
             self.keys.push(r.key.clone());
             self.metadata.push(r.metadata.clone());
@@ -171,18 +142,17 @@ impl Namespace {
         if let Some(ix) = &mut self.text {
             ix.swap_remove(i);
         }
+        self.quant.swap_remove(i);
         if i != last {
             self.data.copy_within(last * d..(last + 1) * d, i * d);
             self.keys.swap(i, last);
             self.metadata.swap(i, last);
-            self.inv_norms.swap(i, last);
             self.sizes.swap(i, last);
             self.index.insert(self.keys[i].clone(), i);
         }
         self.data.truncate(last * d);
         self.keys.pop();
         self.metadata.pop();
-        self.inv_norms.pop();
         self.sizes.pop();
         true
     }
@@ -271,9 +241,8 @@ impl Namespace {
             .collect()
     }
 
-    /// The exact best `fetch` candidates by the contract's order. Scores are ranked in f32
-    /// (vectorised) and the kept ones rescored in f64, so reported values equal the reference;
-    /// the core applies the exact threshold, the order and `k`.
+    /// The exact best `fetch` candidates by the contract's order (see [`crate::quant`] for why
+    /// the int8 pass never loses one); the core applies the exact threshold, the order and `k`.
     pub(crate) fn search(
         &self,
         query: &[f32],
@@ -282,77 +251,86 @@ impl Namespace {
         filter: Option<&Filter>,
         include_embedding: bool,
     ) -> Vec<SearchResult> {
-        let metric = self.config.metric;
-        let q_inv = kernel::inverse_norm(query);
-        // The f32 pre-filter is widened so that a row whose exact score equals the threshold is
-        // never dropped by f32 rounding; the exact check happens after rescoring.
-        let floor = threshold.map(|t| (t - score::pushdown_margin(t)) as f32);
-        let score_row = |i: usize| -> f32 {
-            let row = self.row(i);
-            match metric {
-                Metric::Cosine => kernel::dot(query, row) * q_inv * self.inv_norms[i],
-                Metric::DotProduct => kernel::dot(query, row),
-                Metric::Euclidean => -kernel::squared_l2(query, row).sqrt(),
-            }
-        };
-        // A few more than asked, so f64 rescoring can reorder near-ties at the boundary.
-        let keep = fetch + 8;
-        let scan = |rows: std::ops::Range<usize>| -> BinaryHeap<Candidate<'_>> {
-            let mut heap = BinaryHeap::with_capacity(keep + 1);
-            for i in rows {
-                if filter.is_some_and(|f| !f.matches(&self.metadata[i])) {
-                    continue;
-                }
-                let s = score_row(i);
-                if floor.is_some_and(|fl| s < fl) {
-                    continue;
-                }
-                let c = Candidate {
-                    score: s,
-                    key: &self.keys[i],
-                    row: i,
-                };
-                if heap.len() < keep {
-                    heap.push(c);
-                } else if heap.peek().is_some_and(|worst| c < *worst) {
-                    heap.pop();
-                    heap.push(c);
-                }
-            }
-            heap
-        };
+        let rows = self.exact_rows(query, fetch, threshold, filter);
+        self.results(rows, include_embedding)
+    }
+
+    /// The exact best `fetch` rows for `query`: `(reference score, row)`, best first (ties by
+    /// key). Rows below the threshold may be returned too (the core drops them); none that
+    /// passes it is missing.
+    pub(crate) fn exact_rows(
+        &self,
+        query: &[f32],
+        fetch: usize,
+        threshold: Option<f64>,
+        filter: Option<&Filter>,
+    ) -> Vec<(f64, usize)> {
+        let arch = Arch::new();
+        let q = self.quant.query(query);
+        // Widened so that the bound arithmetic never drops a row whose exact score equals the
+        // threshold; the exact inclusive check runs on the reference score.
+        let floor = self
+            .quant
+            .key_floor(&q, threshold.map(|t| t - score::pushdown_margin(t)));
+        if floor == f64::INFINITY {
+            return Vec::new();
+        }
+        let accept = |i: usize| filter.is_none_or(|f| f.matches(&self.metadata[i]));
         let n = self.len();
-        let candidates: Vec<Candidate<'_>> = if n * self.config.dimension >= PARALLEL_FLOATS {
-            let chunks: Vec<_> = (0..n).step_by(PARALLEL_CHUNK_ROWS).collect();
+        let partial = if n * self.config.dimension >= PARALLEL_FLOATS {
+            let chunks: Vec<usize> = (0..n).step_by(PARALLEL_CHUNK_ROWS).collect();
             chunks
                 .into_par_iter()
-                .map(|start| scan(start..(start + PARALLEL_CHUNK_ROWS).min(n)))
-                .reduce(BinaryHeap::new, |mut a, b| {
-                    for c in b {
-                        if a.len() < keep {
-                            a.push(c);
-                        } else if a.peek().is_some_and(|worst| c < *worst) {
-                            a.pop();
-                            a.push(c);
-                        }
-                    }
-                    a
+                .map(|s| {
+                    let rows = s..(s + PARALLEL_CHUNK_ROWS).min(n);
+                    self.quant.scan(arch, &q, rows, fetch, floor, accept)
                 })
-                .into_vec()
+                .reduce_with(crate::quant::Partial::merge)
         } else {
-            scan(0..n).into_vec()
+            Some(self.quant.scan(arch, &q, 0..n, fetch, floor, accept))
         };
-        candidates
+        let survivors = partial
+            .map(crate::quant::Partial::survivors)
+            .unwrap_or_default();
+        self.rescore(query, survivors, fetch)
+    }
+
+    /// Reference scores of `rows`, best `fetch` by the contract's order.
+    pub(crate) fn rescore(
+        &self,
+        query: &[f32],
+        rows: impl IntoIterator<Item = usize>,
+        fetch: usize,
+    ) -> Vec<(f64, usize)> {
+        let metric = self.config.metric;
+        let mut scored: Vec<(f64, usize)> = rows
             .into_iter()
-            .map(|c| {
-                let row = self.row(c.row);
-                let s = score::reference(metric, query, row);
+            .map(|i| (score::reference(metric, query, self.row(i)).score, i))
+            .collect();
+        scored.sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| self.keys[a.1].cmp(&self.keys[b.1]))
+        });
+        scored.truncate(fetch);
+        scored
+    }
+
+    /// The rows as results.
+    pub(crate) fn results(
+        &self,
+        rows: Vec<(f64, usize)>,
+        include_embedding: bool,
+    ) -> Vec<SearchResult> {
+        let metric = self.config.metric;
+        rows.into_iter()
+            .map(|(s, i)| {
+                let s = score::Scored::from_score(metric, s);
                 SearchResult::new(
-                    c.key,
+                    self.keys[i].clone(),
                     s.score,
                     s.distance,
-                    self.metadata[c.row].clone(),
-                    include_embedding.then(|| row.to_vec()),
+                    self.metadata[i].clone(),
+                    include_embedding.then(|| self.row(i).to_vec()),
                 )
             })
             .collect()
