@@ -8,7 +8,8 @@ use vector_backend::driver::{
     Query, ScanSpec, WriteBatch,
 };
 use vector_backend::{
-    Capabilities, IndexKind, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,
+    Capabilities, IndexKind, NamespaceConfig, Record, Result, SearchResult, StoredVector,
+    async_trait,
 };
 
 use crate::catalog::{MemoryNamespace, Store};
@@ -50,16 +51,16 @@ impl From<MemoryConfig> for MemoryDriver {
 /// frees.
 const OFFLOAD_FLOATS: usize = 1 << 16;
 
-/// Runs `work` on the blocking pool when the namespace is large and a tokio runtime is
-/// present; inline otherwise. `work` takes the namespace's lock itself (so a read guard never
-/// crosses threads).
+/// Runs `work` on the blocking pool when the namespace is large (or holds a graph, whose
+/// writes link nodes) and a tokio runtime is present; inline otherwise. `work` takes the
+/// namespace's lock itself (so a read guard never crosses threads).
 async fn offload<T: Send + 'static>(
     ns: &MemoryNamespace,
     work: impl FnOnce(&MemoryNamespace) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let large = {
         let data = ns.read()?;
-        data.len() * data.config.dimension >= OFFLOAD_FLOATS
+        data.len() * data.config.dimension >= OFFLOAD_FLOATS || graph(ns)
     };
     let handle = ns.clone();
     let run = move || work(&handle);
@@ -70,6 +71,11 @@ async fn offload<T: Send + 'static>(
             .map_err(|e| vector_backend::Error::backend("a memory scan panicked").with_source(e))?,
         _ => run(),
     }
+}
+
+/// True for an `index: hnsw` namespace: its writes link graph nodes (slow) and may rebuild it.
+fn graph(ns: &MemoryNamespace) -> bool {
+    ns.0.config.index == IndexKind::Hnsw
 }
 
 /// [`offload`] for work that only reads.
@@ -89,8 +95,9 @@ impl Driver for MemoryDriver {
 
     fn capabilities(&self) -> Capabilities {
         let mut caps = Capabilities::full();
-        // Exact search only: an approximate index would only lose recall here.
-        caps.index_kinds = vec![IndexKind::Auto, IndexKind::Flat];
+        // `auto` stays the exact scan: this backend is the reference the others are checked
+        // against, and exactness must not change with a namespace's size. HNSW is opt-in.
+        caps.index_kinds = vec![IndexKind::Auto, IndexKind::Flat, IndexKind::Hnsw];
         caps.auto_index_is_exact = true;
         caps.persistent = false;
         caps
@@ -134,8 +141,19 @@ impl Driver for MemoryDriver {
     }
 
     async fn write(&self, ns: &MemoryNamespace, batch: &WriteBatch) -> Result<()> {
+        if graph(ns) {
+            // Linking the new nodes takes long: off the async workers (the records are copied
+            // to cross threads; that costs far less than linking them).
+            let records: Vec<Record> = batch.records().to_vec();
+            let store = self.store.clone();
+            return offload(ns, move |ns| {
+                let mut data = ns.write()?;
+                store.write_batch(&mut data, &records)
+            })
+            .await;
+        }
         let mut data = ns.write()?;
-        self.store.write_batch(&mut data, batch)
+        self.store.write_batch(&mut data, batch.records())
     }
 
     async fn read(
@@ -148,6 +166,20 @@ impl Driver for MemoryDriver {
     }
 
     async fn delete(&self, ns: &MemoryNamespace, keys: &KeySet<'_>) -> Result<u64> {
+        if graph(ns) {
+            // Deletes leave tombstones; enough of them rebuild the graph (slow).
+            let keys: Vec<String> = keys.keys().iter().map(|k| (*k).to_owned()).collect();
+            let store = self.store.clone();
+            return offload(ns, move |ns| {
+                let mut data = ns.write()?;
+                let n = store.tracked(&mut data, |d| {
+                    keys.iter().filter(|k| d.remove(k)).count() as u64
+                });
+                data.finish_writes();
+                Ok(n)
+            })
+            .await;
+        }
         let mut data = ns.write()?;
         Ok(self.store.tracked(&mut data, |d| {
             keys.keys().iter().filter(|k| d.remove(k)).count() as u64
@@ -164,9 +196,11 @@ impl Driver for MemoryDriver {
         offload(ns, move |ns| {
             let mut data = ns.write()?;
             let keys = data.matching_keys(&filter);
-            Ok(store.tracked(&mut data, |d| {
+            let n = store.tracked(&mut data, |d| {
                 keys.iter().filter(|k| d.remove(k)).count() as u64
-            }))
+            });
+            data.finish_writes();
+            Ok(n)
         })
         .await
     }
@@ -229,6 +263,21 @@ impl Connect for MemoryDriver {
             help: "most bytes of embeddings, keys and metadata held (unlimited when unset)",
             secret: false,
         },
+        ConfigKey {
+            name: "memory_hnsw_m",
+            help: "links per node of HNSW namespaces' graphs (default 16)",
+            secret: false,
+        },
+        ConfigKey {
+            name: "memory_hnsw_ef_construction",
+            help: "search width while building HNSW graphs (default 200)",
+            secret: false,
+        },
+        ConfigKey {
+            name: "memory_hnsw_ef_search",
+            help: "least search width of an HNSW query (default 128; max(this, k + k/4 + 16))",
+            secret: false,
+        },
     ];
 
     fn config_from_url(url: &str) -> Result<MemoryConfig> {
@@ -247,10 +296,13 @@ impl Connect for MemoryDriver {
                 })
                 .transpose()
         };
-        Ok(Some(MemoryConfig {
-            max_vectors: number("memory_max_vectors")?,
-            max_bytes: number("memory_max_bytes")?,
-        }))
+        let mut config = MemoryConfig::default();
+        for key in Self::CONFIG_KEYS {
+            if let Some(n) = number(key.name)? {
+                config.set(&key.name["memory_".len()..], n)?;
+            }
+        }
+        Ok(Some(config))
     }
 
     async fn connect(config: MemoryConfig) -> Result<Self> {

@@ -112,7 +112,7 @@ impl Store {
         let slot = Arc::new(Slot {
             name: name.as_str().to_owned(),
             config: config.clone(),
-            data: RwLock::new(Namespace::new(config.clone())),
+            data: RwLock::new(Namespace::new(config.clone(), self.config.hnsw)),
         });
         map.insert(name.as_str().to_owned(), slot.clone());
         Ensured::created(MemoryNamespace(slot))

@@ -75,16 +75,6 @@ pub(crate) fn l2sq_f32<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     simd.reduce_sum_f32s(s)
 }
 
-/// `1 / ‖a‖` (computed in f64), or 0 for a zero vector (which cosine namespaces reject anyway).
-pub(crate) fn inverse_norm(a: &[f32]) -> f32 {
-    let n = a
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt();
-    if n > 0.0 { (1.0 / n) as f32 } else { 0.0 }
-}
-
 /// Bytes per quantised row block: int8 rows are zero-padded to a multiple of this, so the
 /// kernel has no tail and every chunk fills whole zmm registers.
 pub(crate) const I8_PAD: usize = 64;
@@ -255,7 +245,5 @@ mod tests {
             assert_eq!(i64::from(dot_i8_i16(&ai, &bi)), exact);
             assert_eq!(i64::from(arch.dispatch(I8(&ai, &bi))), exact);
         }
-        assert!((inverse_norm(&[3.0, 4.0]) - 0.2).abs() < 1e-7);
-        assert_eq!(inverse_norm(&[0.0, 0.0]), 0.0);
     }
 }

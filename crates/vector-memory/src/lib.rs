@@ -4,6 +4,7 @@ mod backend;
 mod catalog;
 mod config;
 mod error;
+mod hnsw;
 mod kernel;
 mod namespace;
 mod quant;
@@ -13,6 +14,7 @@ mod write;
 pub use backend::MemoryDriver;
 pub use catalog::MemoryNamespace;
 pub use config::MemoryConfig;
+pub use hnsw::HnswParams;
 
 /// The in-memory backend: a [`vector_backend::VectorBackend`] over a [`MemoryDriver`].
 /// `MemoryBackend::new(MemoryConfig::default())` or `MemoryBackend::default()` opens one with

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use pulp::Arch;
 use rayon::prelude::*;
 use vector_backend::{
-    Filter, Metadata, NamespaceConfig, Record, SearchResult, StoredVector, score,
+    Filter, IndexKind, Metadata, NamespaceConfig, Record, SearchResult, StoredVector, score,
 };
 
+use crate::hnsw::{Hnsw, HnswParams};
 use crate::quant::{self, QuantStore};
 use crate::text::TextIndex;
 use vector_backend::text;
@@ -28,6 +29,10 @@ pub(crate) struct Namespace {
     data: Vec<f32>,
     /// The int8 copy the exact scan reads first, row for row with `data`.
     quant: QuantStore,
+    /// The graph of an `index: hnsw` namespace.
+    hnsw: Option<Hnsw>,
+    /// The graph's parameters (kept for `clear`).
+    hnsw_params: HnswParams,
     keys: Vec<String>,
     metadata: Vec<Metadata>,
     /// Approximate heap bytes per row (embedding, key, metadata), for the capacity limit.
@@ -45,7 +50,7 @@ pub(crate) struct Namespace {
 /// Approximate heap bytes a record occupies: its embedding, key and metadata, its row of the
 /// int8 copy, and (in a namespace with text fields) about three times its text bag for the
 /// keyword index's postings and term lists.
-pub(crate) fn record_size(r: &Record, config: &NamespaceConfig) -> u64 {
+fn record_size(r: &Record, config: &NamespaceConfig, index_bytes: u64) -> u64 {
     let text = if config.has_text() {
         3 * text::text_bag(&r.metadata, config).len()
     } else {
@@ -56,12 +61,16 @@ pub(crate) fn record_size(r: &Record, config: &NamespaceConfig) -> u64 {
         + vector_backend::validate::serialized_len(&r.metadata)
         + text) as u64
         + quant::bytes_per_row(config.dimension, config.metric)
+        + index_bytes
         + 64
 }
 
 impl Namespace {
-    pub(crate) fn new(config: NamespaceConfig) -> Self {
+    pub(crate) fn new(config: NamespaceConfig, hnsw_params: HnswParams) -> Self {
         Self {
+            hnsw: (config.index == IndexKind::Hnsw)
+                .then(|| Hnsw::new(config.dimension, config.metric, hnsw_params)),
+            hnsw_params,
             data: Vec::new(),
             quant: QuantStore::new(config.dimension, config.metric),
             keys: Vec::new(),
@@ -94,7 +103,7 @@ impl Namespace {
     }
 
     pub(crate) fn upsert(&mut self, r: &Record) {
-        let size = record_size(r, &self.config);
+        let size = self.record_size(r);
         let bag = self
             .text
             .as_ref()
@@ -103,6 +112,9 @@ impl Namespace {
             let d = self.config.dimension;
             self.data[i * d..(i + 1) * d].copy_from_slice(&r.embedding);
             self.quant.set(i, &r.embedding);
+            if let Some(g) = &mut self.hnsw {
+                g.push(i, &r.embedding);
+            }
             self.metadata[i] = r.metadata.clone();
             self.total_bytes = self.total_bytes - self.sizes[i] + size;
             self.sizes[i] = size;
@@ -112,6 +124,9 @@ impl Namespace {
         } else {
             self.data.extend_from_slice(&r.embedding);
             self.quant.push(&r.embedding);
+            if let Some(g) = &mut self.hnsw {
+                g.push(self.keys.len(), &r.embedding);
+            }
             self.index.insert(r.key.clone(), self.keys.len());
             self.keys.push(r.key.clone());
             self.metadata.push(r.metadata.clone());
@@ -119,6 +134,29 @@ impl Namespace {
             self.sizes.push(size);
             if let (Some(ix), Some(bag)) = (&mut self.text, &bag) {
                 ix.push(bag);
+            }
+        }
+    }
+
+    /// Approximate heap bytes `r` occupies here (see [`record_size`]). An HNSW namespace adds
+    /// its graph's bytes per node, half again for the tombstones a graph holds before it is
+    /// rebuilt (at most a third of its nodes).
+    pub(crate) fn record_size(&self, r: &Record) -> u64 {
+        let index = if self.hnsw.is_some() {
+            self.hnsw_params.bytes_per_node(self.config.dimension) * 3 / 2
+        } else {
+            0
+        };
+        record_size(r, &self.config, index)
+    }
+
+    /// Finishes a write: links the graph's new nodes (in parallel), and rebuilds the graph when
+    /// tombstones have piled up.
+    pub(crate) fn finish_writes(&mut self) {
+        if let Some(g) = &mut self.hnsw {
+            g.link_pending();
+            if g.needs_rebuild() {
+                *g = g.rebuilt();
             }
         }
     }
@@ -143,6 +181,9 @@ impl Namespace {
             ix.swap_remove(i);
         }
         self.quant.swap_remove(i);
+        if let Some(g) = &mut self.hnsw {
+            g.swap_remove_row(i);
+        }
         if i != last {
             self.data.copy_within(last * d..(last + 1) * d, i * d);
             self.keys.swap(i, last);
@@ -159,7 +200,7 @@ impl Namespace {
 
     pub(crate) fn clear(&mut self) -> u64 {
         let n = self.len() as u64;
-        *self = Self::new(self.config.clone());
+        *self = Self::new(self.config.clone(), self.hnsw_params);
         n
     }
 
@@ -251,7 +292,10 @@ impl Namespace {
         filter: Option<&Filter>,
         include_embedding: bool,
     ) -> Vec<SearchResult> {
-        let rows = self.exact_rows(query, fetch, threshold, filter);
+        let rows = match &self.hnsw {
+            Some(g) => self.graph_rows(g, query, fetch, threshold, filter),
+            None => self.exact_rows(query, fetch, threshold, filter),
+        };
         self.results(rows, include_embedding)
     }
 
@@ -295,6 +339,37 @@ impl Namespace {
         self.rescore(query, survivors, fetch)
     }
 
+    /// The approximate best `fetch` rows from the graph, re-scored in f64. Falls back to the
+    /// exact scan when a filter is so selective that the graph walk would cost more (estimated
+    /// from a sample of rows), and whenever the walk finds fewer than `fetch` rows while the
+    /// namespace may hold more, so a filtered query returns exactly `min(k, matches)` hits.
+    fn graph_rows(
+        &self,
+        g: &Hnsw,
+        query: &[f32],
+        fetch: usize,
+        threshold: Option<f64>,
+        filter: Option<&Filter>,
+    ) -> Vec<(f64, usize)> {
+        let n = self.len();
+        let ef = g.params().ef_search.max(fetch);
+        if let Some(f) = filter
+            && !graph_pays(n, ef, |i| f.matches(&self.metadata[i]))
+        {
+            return self.exact_rows(query, fetch, threshold, filter);
+        }
+        let found = g.search(query, ef, |i| {
+            filter.is_none_or(|f| f.matches(&self.metadata[i]))
+        });
+        if found.len() < fetch.min(n) {
+            return self.exact_rows(query, fetch, threshold, filter);
+        }
+        // The f32 walk's order is refined in f64 over a few more than asked, as the old f32
+        // scan did, so near-ties at the boundary come out in the contract's order.
+        let head = found.iter().take(fetch + 8).map(|&(_, i)| i);
+        self.rescore(query, head, fetch)
+    }
+
     /// Reference scores of `rows`, best `fetch` by the contract's order.
     pub(crate) fn rescore(
         &self,
@@ -335,4 +410,22 @@ impl Namespace {
             })
             .collect()
     }
+}
+
+/// Rows sampled to estimate a filter's selectivity.
+const SELECTIVITY_SAMPLE: usize = 512;
+
+/// Whether a filtered graph walk is expected to beat the exact scan. The walk keeps only rows
+/// the filter accepts, so it visits about `VISITS_PER_EF · ef / selectivity` nodes (each a
+/// random f32 row); the int8 scan reads every row sequentially at about an eighth of a visit's
+/// cost. The selectivity comes from a fixed stride of rows.
+fn graph_pays(n: usize, ef: usize, matches: impl Fn(usize) -> bool) -> bool {
+    const VISITS_PER_EF: usize = 12;
+    if n == 0 {
+        return false;
+    }
+    let sample = n.min(SELECTIVITY_SAMPLE);
+    let step = n / sample;
+    let hits = (0..sample).filter(|&j| matches(j * step)).count();
+    hits > 0 && VISITS_PER_EF * ef * sample / hits <= n / 8
 }
