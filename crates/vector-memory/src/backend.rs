@@ -14,7 +14,7 @@ use vector_backend::{
 
 use crate::catalog::{MemoryNamespace, Store};
 use crate::config::MemoryConfig;
-use crate::namespace::Namespace;
+use crate::namespace::{BatchItem, Namespace};
 
 /// The in-memory driver: a [`Store`] of namespaces. [`crate::MemoryBackend`] is the backend
 /// made from it.
@@ -214,6 +214,24 @@ impl Driver for MemoryDriver {
             Ok(data.search(&embedding, fetch, threshold, filter.as_ref(), include))
         })
         .await
+    }
+
+    async fn search_batch(
+        &self,
+        ns: &MemoryNamespace,
+        queries: &[Query<'_>],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        let items: Vec<BatchItem> = queries
+            .iter()
+            .map(|q| BatchItem {
+                embedding: q.embedding().to_vec(),
+                fetch: q.fetch(),
+                threshold: q.threshold(),
+                filter: q.filter().map(|f| f.filter().clone()),
+                include_embedding: q.include_embedding(),
+            })
+            .collect();
+        offload_read(ns, move |data| Ok(data.search_batch(&items))).await
     }
 
     async fn keyword(

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod backend;
+mod batch;
 mod catalog;
 mod config;
 mod error;
@@ -8,6 +9,8 @@ mod hnsw;
 mod kernel;
 mod namespace;
 mod quant;
+#[doc(hidden)]
+pub mod raw;
 mod text;
 mod write;
 

@@ -10,6 +10,7 @@ use vector_backend::{
     Filter, IndexKind, Metadata, NamespaceConfig, Record, SearchResult, StoredVector, score,
 };
 
+use crate::batch::{self, BatchQuery, Rows};
 use crate::hnsw::{Hnsw, HnswParams};
 use crate::quant::{self, QuantStore};
 use crate::text::TextIndex;
@@ -292,11 +293,78 @@ impl Namespace {
         filter: Option<&Filter>,
         include_embedding: bool,
     ) -> Vec<SearchResult> {
-        let rows = match &self.hnsw {
+        let rows = self.rows(query, fetch, threshold, filter);
+        self.results(rows, include_embedding)
+    }
+
+    /// The best `fetch` rows by the namespace's index.
+    fn rows(
+        &self,
+        query: &[f32],
+        fetch: usize,
+        threshold: Option<f64>,
+        filter: Option<&Filter>,
+    ) -> Vec<(f64, usize)> {
+        match &self.hnsw {
             Some(g) => self.graph_rows(g, query, fetch, threshold, filter),
             None => self.exact_rows(query, fetch, threshold, filter),
+        }
+    }
+
+    /// Several queries at once: exact ones through matrix products ([`crate::batch`]) when
+    /// there are enough of them to pay for it, the others (and graph queries) one by one,
+    /// spread over the cores. Each answer equals the single query's.
+    pub(crate) fn search_batch(&self, items: &[BatchItem]) -> Vec<Vec<SearchResult>> {
+        let qmax = items
+            .iter()
+            .map(|it| {
+                it.embedding
+                    .iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .fold(0.0, f64::max);
+        let rmax = self.quant.norms().iter().copied().fold(0.0f32, f32::max);
+        let rows: Vec<Vec<(f64, usize)>> = if self.hnsw.is_none()
+            && items.len() >= BATCH_MIN_QUERIES
+            && batch::in_range(rmax, qmax)
+        {
+            let queries: Vec<BatchQuery<'_>> = items
+                .iter()
+                .map(|it| BatchQuery {
+                    embedding: &it.embedding,
+                    fetch: it.fetch,
+                    threshold: it.threshold.map(|t| t - score::pushdown_margin(t)),
+                })
+                .collect();
+            let rows = Rows {
+                data: &self.data,
+                dim: self.config.dimension,
+                metric: self.config.metric,
+                norms: self.quant.norms(),
+            };
+            let survivors = batch::survivors(rows, &queries, |q, r| {
+                items[q]
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&self.metadata[r]))
+            });
+            survivors
+                .into_iter()
+                .zip(items)
+                .map(|(s, it)| self.rescore(&it.embedding, s, it.fetch))
+                .collect()
+        } else {
+            items
+                .par_iter()
+                .map(|it| self.rows(&it.embedding, it.fetch, it.threshold, it.filter.as_ref()))
+                .collect()
         };
-        self.results(rows, include_embedding)
+        rows.into_iter()
+            .zip(items)
+            .map(|(r, it)| self.results(r, it.include_embedding))
+            .collect()
     }
 
     /// The exact best `fetch` rows for `query`: `(reference score, row)`, best first (ties by
@@ -358,9 +426,14 @@ impl Namespace {
         {
             return self.exact_rows(query, fetch, threshold, filter);
         }
-        let found = g.search(query, ef, |i| {
-            filter.is_none_or(|f| f.matches(&self.metadata[i]))
-        });
+        let accept = |i: usize| filter.is_some_and(|f| f.matches(&self.metadata[i]));
+        let found = g.search(
+            query,
+            ef,
+            filter
+                .is_some()
+                .then_some(&accept as &dyn Fn(usize) -> bool),
+        );
         if found.len() < fetch.min(n) {
             return self.exact_rows(query, fetch, threshold, filter);
         }
@@ -411,6 +484,20 @@ impl Namespace {
             .collect()
     }
 }
+
+/// One query of a batch, owned (it crosses to the blocking pool).
+#[derive(Debug)]
+pub(crate) struct BatchItem {
+    pub(crate) embedding: Vec<f32>,
+    pub(crate) fetch: usize,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) include_embedding: bool,
+}
+
+/// Fewest exact queries answered through matrix products: below it the int8 scan, one query
+/// at a time, reads less memory than the f32 products.
+const BATCH_MIN_QUERIES: usize = 8;
 
 /// Rows sampled to estimate a filter's selectivity.
 const SELECTIVITY_SAMPLE: usize = 512;

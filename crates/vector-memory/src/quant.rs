@@ -69,6 +69,8 @@ pub(crate) struct QuantStore {
     hnorm: Vec<f32>,
     /// Euclidean only: `‖x‖²` in f64 (the key's offset is `−‖x‖²/2`).
     sqnorm: Vec<f64>,
+    /// `‖x‖` of the stored row (not normalised), rounded up: the batched path's bound.
+    norm: Vec<f32>,
 }
 
 /// The nearest f32 at or above `x` (so a stored norm never understates the bound).
@@ -80,7 +82,7 @@ fn round_up(x: f64) -> f32 {
 /// Per-row bytes of the int8 copy at dimension `dim`, for the capacity accounting.
 pub(crate) fn bytes_per_row(dim: usize, metric: Metric) -> u64 {
     let euclid = if metric == Metric::Euclidean { 8 } else { 0 };
-    (dim.div_ceil(I8_PAD) * I8_PAD + 12 + euclid) as u64
+    (dim.div_ceil(I8_PAD) * I8_PAD + 16 + euclid) as u64
 }
 
 impl QuantStore {
@@ -94,7 +96,13 @@ impl QuantStore {
             enorm: Vec::new(),
             hnorm: Vec::new(),
             sqnorm: Vec::new(),
+            norm: Vec::new(),
         }
+    }
+
+    /// `‖x‖` of row `i`, rounded up to f32.
+    pub(crate) fn norms(&self) -> &[f32] {
+        &self.norm
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -108,6 +116,7 @@ impl QuantStore {
         self.scale.push(0.0);
         self.enorm.push(0.0);
         self.hnorm.push(0.0);
+        self.norm.push(0.0);
         if self.metric == Metric::Euclidean {
             self.sqnorm.push(0.0);
         }
@@ -153,6 +162,7 @@ impl QuantStore {
         if self.metric == Metric::Euclidean {
             self.sqnorm[i] = sq;
         }
+        self.norm[i] = round_up(sq.sqrt() * (1.0 + 1e-12));
     }
 
     /// Removes row `i` by moving the last row into its place (as the f32 store does).
@@ -166,6 +176,7 @@ impl QuantStore {
         self.scale.swap_remove(i);
         self.enorm.swap_remove(i);
         self.hnorm.swap_remove(i);
+        self.norm.swap_remove(i);
         if self.metric == Metric::Euclidean {
             self.sqnorm.swap_remove(i);
         }
@@ -204,7 +215,6 @@ impl QuantStore {
             c_s,
             c_0,
             qnorm: q2.sqrt(),
-            q2,
         }
     }
 
@@ -233,23 +243,33 @@ impl QuantStore {
     /// The floor in key units below which no row passes `threshold` (already widened by the
     /// caller's margin); `+∞` when no row can pass.
     pub(crate) fn key_floor(&self, q: &QuantQuery, threshold: Option<f64>) -> f64 {
-        let Some(t) = threshold else {
-            return f64::NEG_INFINITY;
-        };
-        match self.metric {
-            Metric::DotProduct => t,
-            Metric::Cosine => t * q.qnorm,
-            Metric::Euclidean if t > 0.0 => f64::INFINITY,
-            Metric::Euclidean => (q.q2 - t * t) / 2.0,
-        }
+        key_floor(self.metric, q.qnorm, threshold)
     }
 
     /// Heap bytes held (capacities), for tests of the accounting.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.codes.capacity()
-            + (self.scale.capacity() + self.enorm.capacity() + self.hnorm.capacity()) * 4
+            + (self.scale.capacity()
+                + self.enorm.capacity()
+                + self.hnorm.capacity()
+                + self.norm.capacity())
+                * 4
             + self.sqnorm.capacity() * 8
+    }
+}
+
+/// The floor in key units (see the module docs) below which no row passes `threshold`, for a
+/// query of norm `qnorm`; `+∞` when no row can pass.
+pub(crate) fn key_floor(metric: Metric, qnorm: f64, threshold: Option<f64>) -> f64 {
+    let Some(t) = threshold else {
+        return f64::NEG_INFINITY;
+    };
+    match metric {
+        Metric::DotProduct => t,
+        Metric::Cosine => t * qnorm,
+        Metric::Euclidean if t > 0.0 => f64::INFINITY,
+        Metric::Euclidean => (qnorm * qnorm - t * t) / 2.0,
     }
 }
 
@@ -272,7 +292,6 @@ pub(crate) struct QuantQuery {
     /// Constant slack.
     c_0: f64,
     qnorm: f64,
-    q2: f64,
 }
 
 /// The `keep` largest values seen (a min-heap: its top is the smallest kept).
@@ -297,7 +316,7 @@ impl Ord for Ord64 {
 }
 
 impl Lows {
-    fn new(keep: usize) -> Self {
+    pub(crate) fn new(keep: usize) -> Self {
         Self {
             keep,
             heap: BinaryHeap::with_capacity(keep + 1),
@@ -306,7 +325,7 @@ impl Lows {
 
     /// The smallest kept value once `keep` are held; `-∞` before.
     #[inline(always)]
-    fn floor(&self) -> f64 {
+    pub(crate) fn floor(&self) -> f64 {
         if self.heap.len() < self.keep {
             f64::NEG_INFINITY
         } else {
@@ -315,7 +334,7 @@ impl Lows {
     }
 
     #[inline(always)]
-    fn push(&mut self, v: f64) {
+    pub(crate) fn push(&mut self, v: f64) {
         if self.keep == 0 {
             return;
         }
@@ -658,7 +677,7 @@ mod tests {
                         let key = match metric {
                             Metric::DotProduct => s,
                             Metric::Cosine => s * qq.qnorm,
-                            Metric::Euclidean => (qq.q2 - s * s) / 2.0,
+                            Metric::Euclidean => (qq.qnorm * qq.qnorm - s * s) / 2.0,
                         };
                         assert!(key <= upper, "{metric:?} d={d} row {r}: {key} > {upper}");
                     }
@@ -670,7 +689,7 @@ mod tests {
                             match metric {
                                 Metric::DotProduct => s,
                                 Metric::Cosine => s * qq.qnorm,
-                                Metric::Euclidean => (qq.q2 - s * s) / 2.0,
+                                Metric::Euclidean => (qq.qnorm * qq.qnorm - s * s) / 2.0,
                             }
                         })
                         .collect();
