@@ -7,7 +7,7 @@
 //! cargo run --release -p vector-memory --example annbench -- MODE DIR [--queries N] [--reps R]
 //!     [--ef 16,32,64,128,256] [--m 16] [--efc 200] [--threads T]
 //! MODE: exact   one query at a time, one thread, exact (int8 pass + f64 re-score)
-//!       batch   all queries in one batched exact search on T threads
+//!       batch   all queries in one batched exact search on T threads (qps_cpu: process CPU)
 //!       hnsw    graph build (T threads), then an ef sweep one query at a time on one thread
 //! ```
 #![allow(clippy::print_stdout, missing_docs)]
@@ -180,33 +180,17 @@ fn main() {
                 );
             }
         }
-        "ab" => {
-            // Temporary A/B: two graphs (VM_PAD=1 and 16), query passes interleaved.
-            let params = HnswParams::new(16, 200, 16);
-            let mut gs = Vec::new();
-            for pad in [1usize, 16] {
-                let (t, tc) = (Instant::now(), process_cpu());
-                let g = pool
-                    .install(|| Graph::build_padded(d, Metric::Cosine, params, base.clone(), pad));
-                println!(
-                    r#"{{"pad":{pad},"build_wall_s":{:.2},"build_cpu_s":{:.2}}}"#,
-                    t.elapsed().as_secs_f64(),
-                    process_cpu() - tc
-                );
-                gs.push(g);
-            }
-            let ef: usize = opt("--ef", "128").parse().expect("--ef");
-            for round in 0..reps {
-                for (i, g) in gs.iter().enumerate() {
-                    let (w, c, found) = timed(1, nq, thread_cpu, || {
-                        qs.iter().map(|q| g.search(q, k, ef)).collect()
-                    });
-                    println!(
-                        r#"{{"round":{round},"variant":{i},"ef":{ef},"qps_wall":{w:.1},"qps_cpu":{c:.1},"recall@10":{:.4}}}"#,
-                        recall(&found, &gt, gt_d, k)
-                    );
-                }
-            }
+        "batch" => {
+            let ix = Exact::new(d, Metric::Cosine, base);
+            let flat: Vec<f32> = qs.iter().flat_map(|q| q.iter().copied()).collect();
+            pool.install(|| std::hint::black_box(ix.search_batch(&flat[..d * 128], k)));
+            let (w, c, found) = timed(reps, nq, process_cpu, || {
+                pool.install(|| ix.search_batch(&flat, k))
+            });
+            println!(
+                r#"{{{head},"threads":{threads},"qps_wall":{w:.1},"qps_cpu":{c:.1},"recall@10":{:.4}}}"#,
+                recall(&found, &gt, gt_d, k)
+            );
         }
         other => panic!("unknown mode {other}"),
     }

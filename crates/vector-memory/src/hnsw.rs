@@ -257,12 +257,6 @@ impl Hnsw {
         }
     }
 
-    /// Experiment: row stride rounded to `pad` floats (empty graph only).
-    pub(crate) fn set_pad(&mut self, pad: usize) {
-        assert_eq!(self.nodes(), 0);
-        self.stride = (self.dim + usize::from(self.augment)).div_ceil(pad) * pad;
-    }
-
     pub(crate) fn params(&self) -> HnswParams {
         self.params
     }

@@ -9,6 +9,7 @@ use pulp::Arch;
 use rayon::prelude::*;
 use vector_backend::{Metric, score};
 
+use crate::batch::{self, BatchQuery, Rows};
 use crate::hnsw::Hnsw;
 use crate::quant::{Partial, QuantStore};
 
@@ -107,6 +108,32 @@ impl Exact {
     }
 }
 
+impl Exact {
+    /// The exact top `k` of every query (row-major, `dim` per query) through matrix products,
+    /// on rayon's current pool (query blocks split across its threads).
+    pub fn search_batch(&self, queries: &[f32], k: usize) -> Vec<Vec<usize>> {
+        let qs: Vec<BatchQuery<'_>> = queries
+            .chunks_exact(self.dim)
+            .map(|q| BatchQuery {
+                embedding: q,
+                fetch: k,
+                threshold: None,
+            })
+            .collect();
+        let rows = Rows {
+            data: &self.data,
+            dim: self.dim,
+            metric: self.metric,
+            norms: self.quant.norms(),
+        };
+        let surv = batch::survivors(rows, &qs, |_, _| true);
+        surv.into_iter()
+            .zip(queries.chunks_exact(self.dim))
+            .map(|(s, q)| rescore(self.metric, &self.data, self.dim, q, s, k))
+            .collect()
+    }
+}
+
 /// The HNSW graph over rows.
 #[derive(Debug)]
 pub struct Graph {
@@ -119,19 +146,7 @@ pub struct Graph {
 impl Graph {
     /// Builds the graph over `data` (row-major, `dim` per row) on rayon's pool.
     pub fn build(dim: usize, metric: Metric, params: HnswParams, data: Vec<f32>) -> Self {
-        Self::build_padded(dim, metric, params, data, 16)
-    }
-
-    /// Experiment: [`Graph::build`] with another row padding.
-    pub fn build_padded(
-        dim: usize,
-        metric: Metric,
-        params: HnswParams,
-        data: Vec<f32>,
-        pad: usize,
-    ) -> Self {
         let mut graph = Hnsw::new(dim, metric, params);
-        graph.set_pad(pad);
         for (i, row) in data.chunks_exact(dim).enumerate() {
             graph.push(i, row);
         }
