@@ -562,6 +562,8 @@ impl Hnsw {
 
     /// Best-first search of width `ef` on level `lev` from `start`; returns the accepted nodes
     /// found, packed, closest first.
+    // Eight arguments: bundling them would only move them into a struct on the hot path.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn search_layer<S: Simd, F: Fn(u32) -> bool>(
         &self,

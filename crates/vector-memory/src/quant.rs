@@ -371,8 +371,8 @@ impl Partial {
         let l = self.lows.floor().max(self.floor);
         self.cands
             .into_iter()
-            // `!(u < l)`, not `u >= l`: a NaN bound keeps its row.
-            .filter(|&(u, _)| !(u < l))
+            // Not `u >= l`: a NaN bound keeps its row.
+            .filter(|&(u, _)| u.partial_cmp(&l) != Some(std::cmp::Ordering::Less))
             .map(|(_, r)| r as usize)
             .collect()
     }
@@ -467,12 +467,11 @@ mod tests {
         }
     }
 
-    /// The exact answer: reference scores, best `k`, ties by row.
+    /// The exact answer: reference scores, best first, ties by row.
     fn oracle(
         metric: Metric,
         rows: &[Vec<f32>],
         q: &[f32],
-        k: usize,
         threshold: Option<f64>,
         accept: &dyn Fn(usize) -> bool,
     ) -> Vec<(f64, usize)> {
@@ -541,7 +540,7 @@ mod tests {
                     // A threshold at some row's exact score (inclusive).
                     Some(score::reference(metric, q, &rows[qi % rows.len()]).score),
                 ))) {
-                    let mut want = oracle(metric, rows, q, usize::MAX, th, accept);
+                    let mut want = oracle(metric, rows, q, th, accept);
                     want.truncate(k);
                     let (got, _) = scanned(&st, rows, q, k, th, accept, rows.len() / 3);
                     assert_eq!(got, want, "{what} {metric:?} query {qi} k={k} th={th:?}");
