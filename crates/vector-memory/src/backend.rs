@@ -31,6 +31,15 @@ impl MemoryDriver {
         }
     }
 
+    /// What `namespace`'s index holds and what building it cost so far, or `None` when the
+    /// namespace does not exist. For reports such as `vtier bench` (HNSW build time) and for
+    /// operators (tombstones waiting for a rebuild, bytes counted against `max_bytes`).
+    pub fn index_stats(&self, namespace: &str) -> Option<IndexStats> {
+        let ns = self.store.load_str(namespace)?;
+        let data = ns.read().ok()?;
+        Some(data.index_stats())
+    }
+
     /// A second driver over the same store: what a second replica is to a server. Each has
     /// its own catalogue; a change made through one is honoured by the other's next operation.
     #[must_use]
@@ -43,6 +52,25 @@ impl From<MemoryConfig> for MemoryDriver {
     fn from(config: MemoryConfig) -> Self {
         Self::new(config)
     }
+}
+
+/// What a namespace's index holds ([`MemoryDriver::index_stats`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct IndexStats {
+    /// The namespace's index kind (`auto` and `flat` are the exact scan).
+    pub index: IndexKind,
+    /// Records held.
+    pub rows: u64,
+    /// HNSW: graph nodes, tombstones included (0 for the exact scan).
+    pub graph_nodes: u64,
+    /// HNSW: deleted or replaced nodes still in the graph; it is rebuilt past a third.
+    pub tombstones: u64,
+    /// HNSW: wall-clock seconds spent linking nodes and rebuilding since the namespace was
+    /// created or cleared (the build time of a bulk load).
+    pub build_seconds: f64,
+    /// Bytes counted against `max_bytes` (rows, int8 copy, graph, keys, metadata).
+    pub bytes: u64,
 }
 
 /// Namespaces with fewer floats than this are scanned on the calling task; larger ones on

@@ -94,8 +94,12 @@ impl Store {
     }
 
     pub(crate) fn load(&self, name: NamespaceName<'_>) -> Option<MemoryNamespace> {
+        self.load_str(name.as_str())
+    }
+
+    pub(crate) fn load_str(&self, name: &str) -> Option<MemoryNamespace> {
         read(&self.namespaces)
-            .get(name.as_str())
+            .get(name)
             .cloned()
             .map(MemoryNamespace)
     }

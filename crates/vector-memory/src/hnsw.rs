@@ -64,7 +64,7 @@ pub(crate) const NONE: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HnswParams {
-    /// Links per node on the upper levels (`2M` on level 0). Default 16.
+    /// Links per node on the upper levels (`2M` on level 0). Default 16, at most 64.
     pub m: usize,
     /// Search width while inserting. Default 200.
     pub ef_construction: usize,
@@ -84,10 +84,12 @@ impl Default for HnswParams {
 }
 
 impl HnswParams {
-    /// Parameters with `m`, `ef_construction` and `ef_search` (each at least 2, 1 and 1).
+    /// Parameters with `m` (clamped to 2..=64), `ef_construction` and `ef_search` (at
+    /// least 1 each).
     pub fn new(m: usize, ef_construction: usize, ef_search: usize) -> Self {
         Self {
-            m: m.max(2),
+            // The walk copies a level-0 list (2M ids) into a fixed 128-entry buffer.
+            m: m.clamp(2, 64),
             ef_construction: ef_construction.max(1),
             ef_search: ef_search.max(1),
         }
@@ -217,6 +219,8 @@ pub(crate) struct Hnsw {
     grow: Mutex<()>,
     /// Nodes from this one on are not linked yet.
     pending_from: usize,
+    /// Wall-clock seconds spent linking and rebuilding so far.
+    build_seconds: f64,
     tombstones: usize,
     rng: u64,
     visited: Mutex<Vec<Visited>>,
@@ -251,6 +255,7 @@ impl Hnsw {
             entry: Mutex::new(None),
             grow: Mutex::new(()),
             pending_from: 0,
+            build_seconds: 0.0,
             tombstones: 0,
             rng: 0x2545_f491_4f6c_dd1d,
             visited: Mutex::new(Vec::new()),
@@ -266,7 +271,6 @@ impl Hnsw {
         self.levels.len()
     }
 
-    #[cfg(test)]
     pub(crate) fn tombstones(&self) -> usize {
         self.tombstones
     }
@@ -388,7 +392,13 @@ impl Hnsw {
         }
         g.normalise = self.normalise;
         g.link_pending();
+        g.build_seconds += self.build_seconds;
         g
+    }
+
+    /// Wall-clock seconds spent linking nodes and rebuilding, since the graph was created.
+    pub(crate) fn build_seconds(&self) -> f64 {
+        self.build_seconds
     }
 
     /// Level `lev`'s list of `node`: count word, then ids.
@@ -426,6 +436,12 @@ impl Hnsw {
 
     /// Links every node pushed since the last call, in parallel.
     pub(crate) fn link_pending(&mut self) {
+        let (t0, before) = (std::time::Instant::now(), self.build_seconds);
+        self.link_pending_timed();
+        self.build_seconds = before + t0.elapsed().as_secs_f64();
+    }
+
+    fn link_pending_timed(&mut self) {
         if self.augment && self.max_n2 > self.phi2 {
             if self.pending_from > 0 {
                 // Linked nodes would see their distances change: the caller rebuilds instead.

@@ -14,7 +14,7 @@ pub mod raw;
 mod text;
 mod write;
 
-pub use backend::MemoryDriver;
+pub use backend::{IndexStats, MemoryDriver};
 pub use catalog::MemoryNamespace;
 pub use config::MemoryConfig;
 pub use hnsw::HnswParams;

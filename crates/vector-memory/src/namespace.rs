@@ -151,6 +151,19 @@ impl Namespace {
         record_size(r, &self.config, index)
     }
 
+    /// What the index holds, for [`crate::IndexStats`].
+    pub(crate) fn index_stats(&self) -> crate::IndexStats {
+        let g = self.hnsw.as_ref();
+        crate::IndexStats {
+            index: self.config.index,
+            rows: self.len() as u64,
+            graph_nodes: g.map_or(0, |g| g.nodes() as u64),
+            tombstones: g.map_or(0, |g| g.tombstones() as u64),
+            build_seconds: g.map_or(0.0, Hnsw::build_seconds),
+            bytes: self.bytes(),
+        }
+    }
+
     /// Finishes a write: links the graph's new nodes (in parallel), and rebuilds the graph when
     /// tombstones have piled up.
     pub(crate) fn finish_writes(&mut self) {

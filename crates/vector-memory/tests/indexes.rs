@@ -157,6 +157,10 @@ async fn hnsw_follows_deletes_and_replacements() {
     }
     b.upsert_batch("h", replaced).await.unwrap();
     assert_eq!(b.count("h", None).await.unwrap(), 1800);
+    let stats = b.driver().index_stats("h").unwrap();
+    assert_eq!((stats.index, stats.rows), (IndexKind::Hnsw, 1800));
+    assert!(stats.graph_nodes >= 1800 && stats.tombstones * 3 <= stats.graph_nodes);
+    assert!(stats.build_seconds > 0.0 && stats.bytes > 0);
     // A replaced row is found by its new vector, at distance 0.
     for n in [0usize, 150, 299] {
         let i = 2 + 5 * n;
