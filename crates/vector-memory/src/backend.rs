@@ -8,12 +8,13 @@ use vector_backend::driver::{
     Query, ScanSpec, WriteBatch,
 };
 use vector_backend::{
-    Capabilities, IndexKind, NamespaceConfig, Result, SearchResult, StoredVector, async_trait,
+    Capabilities, IndexKind, NamespaceConfig, Record, Result, SearchResult, StoredVector,
+    async_trait,
 };
 
 use crate::catalog::{MemoryNamespace, Store};
 use crate::config::MemoryConfig;
-use crate::namespace::Namespace;
+use crate::namespace::{BatchItem, Namespace};
 
 /// The in-memory driver: a [`Store`] of namespaces. [`crate::MemoryBackend`] is the backend
 /// made from it.
@@ -30,6 +31,15 @@ impl MemoryDriver {
         }
     }
 
+    /// What `namespace`'s index holds and what building it cost so far, or `None` when the
+    /// namespace does not exist. For reports such as `vtier bench` (HNSW build time) and for
+    /// operators (tombstones waiting for a rebuild, bytes counted against `max_bytes`).
+    pub fn index_stats(&self, namespace: &str) -> Option<IndexStats> {
+        let ns = self.store.load_str(namespace)?;
+        let data = ns.read().ok()?;
+        Some(data.index_stats())
+    }
+
     /// A second driver over the same store: what a second replica is to a server. Each has
     /// its own catalogue; a change made through one is honoured by the other's next operation.
     #[must_use]
@@ -44,22 +54,41 @@ impl From<MemoryConfig> for MemoryDriver {
     }
 }
 
+/// What a namespace's index holds ([`MemoryDriver::index_stats`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct IndexStats {
+    /// The namespace's index kind (`auto` and `flat` are the exact scan).
+    pub index: IndexKind,
+    /// Records held.
+    pub rows: u64,
+    /// HNSW: graph nodes, tombstones included (0 for the exact scan).
+    pub graph_nodes: u64,
+    /// HNSW: deleted or replaced nodes still in the graph; it is rebuilt past a third.
+    pub tombstones: u64,
+    /// HNSW: wall-clock seconds spent linking nodes and rebuilding since the namespace was
+    /// created or cleared (the build time of a bulk load).
+    pub build_seconds: f64,
+    /// Bytes counted against `max_bytes` (rows, int8 copy, graph, keys, metadata).
+    pub bytes: u64,
+}
+
 /// Namespaces with fewer floats than this are scanned on the calling task; larger ones on
 /// tokio's blocking pool, so a long scan never stalls the async workers that answer `/health`
 /// and every other request. About 0.1 ms of work: below it the hand-off costs more than it
 /// frees.
 const OFFLOAD_FLOATS: usize = 1 << 16;
 
-/// Runs `work` on the blocking pool when the namespace is large and a tokio runtime is
-/// present; inline otherwise. `work` takes the namespace's lock itself (so a read guard never
-/// crosses threads).
+/// Runs `work` on the blocking pool when the namespace is large (or holds a graph, whose
+/// writes link nodes) and a tokio runtime is present; inline otherwise. `work` takes the
+/// namespace's lock itself (so a read guard never crosses threads).
 async fn offload<T: Send + 'static>(
     ns: &MemoryNamespace,
     work: impl FnOnce(&MemoryNamespace) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let large = {
         let data = ns.read()?;
-        data.len() * data.config.dimension >= OFFLOAD_FLOATS
+        data.len() * data.config.dimension >= OFFLOAD_FLOATS || graph(ns)
     };
     let handle = ns.clone();
     let run = move || work(&handle);
@@ -70,6 +99,11 @@ async fn offload<T: Send + 'static>(
             .map_err(|e| vector_backend::Error::backend("a memory scan panicked").with_source(e))?,
         _ => run(),
     }
+}
+
+/// True for an `index: hnsw` namespace: its writes link graph nodes (slow) and may rebuild it.
+fn graph(ns: &MemoryNamespace) -> bool {
+    ns.0.config.index == IndexKind::Hnsw
 }
 
 /// [`offload`] for work that only reads.
@@ -89,8 +123,9 @@ impl Driver for MemoryDriver {
 
     fn capabilities(&self) -> Capabilities {
         let mut caps = Capabilities::full();
-        // Exact search only: an approximate index would only lose recall here.
-        caps.index_kinds = vec![IndexKind::Auto, IndexKind::Flat];
+        // `auto` stays the exact scan: this backend is the reference the others are checked
+        // against, and exactness must not change with a namespace's size. HNSW is opt-in.
+        caps.index_kinds = vec![IndexKind::Auto, IndexKind::Flat, IndexKind::Hnsw];
         caps.auto_index_is_exact = true;
         caps.persistent = false;
         caps
@@ -134,8 +169,19 @@ impl Driver for MemoryDriver {
     }
 
     async fn write(&self, ns: &MemoryNamespace, batch: &WriteBatch) -> Result<()> {
+        if graph(ns) {
+            // Linking the new nodes takes long: off the async workers (the records are copied
+            // to cross threads; that costs far less than linking them).
+            let records: Vec<Record> = batch.records().to_vec();
+            let store = self.store.clone();
+            return offload(ns, move |ns| {
+                let mut data = ns.write()?;
+                store.write_batch(&mut data, &records)
+            })
+            .await;
+        }
         let mut data = ns.write()?;
-        self.store.write_batch(&mut data, batch)
+        self.store.write_batch(&mut data, batch.records())
     }
 
     async fn read(
@@ -148,6 +194,20 @@ impl Driver for MemoryDriver {
     }
 
     async fn delete(&self, ns: &MemoryNamespace, keys: &KeySet<'_>) -> Result<u64> {
+        if graph(ns) {
+            // Deletes leave tombstones; enough of them rebuild the graph (slow).
+            let keys: Vec<String> = keys.keys().iter().map(|k| (*k).to_owned()).collect();
+            let store = self.store.clone();
+            return offload(ns, move |ns| {
+                let mut data = ns.write()?;
+                let n = store.tracked(&mut data, |d| {
+                    keys.iter().filter(|k| d.remove(k)).count() as u64
+                });
+                data.finish_writes();
+                Ok(n)
+            })
+            .await;
+        }
         let mut data = ns.write()?;
         Ok(self.store.tracked(&mut data, |d| {
             keys.keys().iter().filter(|k| d.remove(k)).count() as u64
@@ -164,9 +224,11 @@ impl Driver for MemoryDriver {
         offload(ns, move |ns| {
             let mut data = ns.write()?;
             let keys = data.matching_keys(&filter);
-            Ok(store.tracked(&mut data, |d| {
+            let n = store.tracked(&mut data, |d| {
                 keys.iter().filter(|k| d.remove(k)).count() as u64
-            }))
+            });
+            data.finish_writes();
+            Ok(n)
         })
         .await
     }
@@ -180,6 +242,24 @@ impl Driver for MemoryDriver {
             Ok(data.search(&embedding, fetch, threshold, filter.as_ref(), include))
         })
         .await
+    }
+
+    async fn search_batch(
+        &self,
+        ns: &MemoryNamespace,
+        queries: &[Query<'_>],
+    ) -> Result<Vec<Vec<SearchResult>>> {
+        let items: Vec<BatchItem> = queries
+            .iter()
+            .map(|q| BatchItem {
+                embedding: q.embedding().to_vec(),
+                fetch: q.fetch(),
+                threshold: q.threshold(),
+                filter: q.filter().map(|f| f.filter().clone()),
+                include_embedding: q.include_embedding(),
+            })
+            .collect();
+        offload_read(ns, move |data| Ok(data.search_batch(&items))).await
     }
 
     async fn keyword(
@@ -229,6 +309,21 @@ impl Connect for MemoryDriver {
             help: "most bytes of embeddings, keys and metadata held (unlimited when unset)",
             secret: false,
         },
+        ConfigKey {
+            name: "memory_hnsw_m",
+            help: "links per node of HNSW namespaces' graphs (default 16)",
+            secret: false,
+        },
+        ConfigKey {
+            name: "memory_hnsw_ef_construction",
+            help: "search width while building HNSW graphs (default 200)",
+            secret: false,
+        },
+        ConfigKey {
+            name: "memory_hnsw_ef_search",
+            help: "least search width of an HNSW query (default 128; max(this, k + k/4 + 16))",
+            secret: false,
+        },
     ];
 
     fn config_from_url(url: &str) -> Result<MemoryConfig> {
@@ -247,10 +342,13 @@ impl Connect for MemoryDriver {
                 })
                 .transpose()
         };
-        Ok(Some(MemoryConfig {
-            max_vectors: number("memory_max_vectors")?,
-            max_bytes: number("memory_max_bytes")?,
-        }))
+        let mut config = MemoryConfig::default();
+        for key in Self::CONFIG_KEYS {
+            if let Some(n) = number(key.name)? {
+                config.set(&key.name["memory_".len()..], n)?;
+            }
+        }
+        Ok(Some(config))
     }
 
     async fn connect(config: MemoryConfig) -> Result<Self> {

@@ -94,8 +94,12 @@ impl Store {
     }
 
     pub(crate) fn load(&self, name: NamespaceName<'_>) -> Option<MemoryNamespace> {
+        self.load_str(name.as_str())
+    }
+
+    pub(crate) fn load_str(&self, name: &str) -> Option<MemoryNamespace> {
         read(&self.namespaces)
-            .get(name.as_str())
+            .get(name)
             .cloned()
             .map(MemoryNamespace)
     }
@@ -112,7 +116,7 @@ impl Store {
         let slot = Arc::new(Slot {
             name: name.as_str().to_owned(),
             config: config.clone(),
-            data: RwLock::new(Namespace::new(config.clone())),
+            data: RwLock::new(Namespace::new(config.clone(), self.config.hnsw)),
         });
         map.insert(name.as_str().to_owned(), slot.clone());
         Ensured::created(MemoryNamespace(slot))

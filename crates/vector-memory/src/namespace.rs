@@ -1,23 +1,26 @@
-//! One namespace's storage: a contiguous row-major `f32` buffer, per-row inverse norms, keys and
-//! metadata, a sorted key index, and the exact top-k search over them.
+//! One namespace's storage: a contiguous row-major `f32` buffer, its int8 copy
+//! ([`crate::quant`]), keys and metadata, a sorted key index, and the exact top-k search over
+//! them.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
+use pulp::Arch;
 use rayon::prelude::*;
 use vector_backend::{
-    Filter, Metadata, Metric, NamespaceConfig, Record, SearchResult, StoredVector, score,
+    Filter, IndexKind, Metadata, NamespaceConfig, Record, SearchResult, StoredVector, score,
 };
 
-use crate::kernel;
+use crate::batch::{self, BatchQuery, Rows};
+use crate::hnsw::{Hnsw, HnswParams};
+use crate::quant::{self, QuantStore};
 use crate::text::TextIndex;
 use vector_backend::text;
 
 /// Rows × dimension above which a search is split across cores; below it the thread hand-off
 /// costs more than it saves.
 const PARALLEL_FLOATS: usize = 1 << 16;
-/// Rows per parallel work item.
-const PARALLEL_CHUNK_ROWS: usize = 2048;
+/// Rows per parallel work item (the int8 pass reads ~d bytes per row).
+const PARALLEL_CHUNK_ROWS: usize = 4096;
 
 /// A namespace's data.
 #[derive(Debug)]
@@ -25,8 +28,12 @@ pub(crate) struct Namespace {
     pub(crate) config: NamespaceConfig,
     /// Row-major embeddings, `dimension` floats per row, exactly as written.
     data: Vec<f32>,
-    /// `1/‖row‖`, used by cosine.
-    inv_norms: Vec<f32>,
+    /// The int8 copy the exact scan reads first, row for row with `data`.
+    quant: QuantStore,
+    /// The graph of an `index: hnsw` namespace.
+    hnsw: Option<Hnsw>,
+    /// The graph's parameters (kept for `clear`).
+    hnsw_params: HnswParams,
     keys: Vec<String>,
     metadata: Vec<Metadata>,
     /// Approximate heap bytes per row (embedding, key, metadata), for the capacity limit.
@@ -41,40 +48,10 @@ pub(crate) struct Namespace {
     text: Option<TextIndex>,
 }
 
-/// A candidate in the bounded top-k heap. The heap's maximum is the *worst* kept candidate, so
-/// it can be popped when a better one arrives.
-#[derive(Debug)]
-struct Candidate<'a> {
-    score: f32,
-    key: &'a str,
-    row: usize,
-}
-
-impl Ord for Candidate<'_> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // "Greater" = worse: lower score, or equal score and larger key.
-        other
-            .score
-            .total_cmp(&self.score)
-            .then_with(|| self.key.cmp(other.key))
-    }
-}
-impl PartialOrd for Candidate<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for Candidate<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate<'_> {}
-
-/// Approximate heap bytes a record occupies: its embedding, key and metadata, and (in a
-/// namespace with text fields) about three times its text bag for the keyword index's
-/// postings and term lists.
-pub(crate) fn record_size(r: &Record, config: &NamespaceConfig) -> u64 {
+/// Approximate heap bytes a record occupies: its embedding, key and metadata, its row of the
+/// int8 copy, and (in a namespace with text fields) about three times its text bag for the
+/// keyword index's postings and term lists.
+fn record_size(r: &Record, config: &NamespaceConfig, index_bytes: u64) -> u64 {
     let text = if config.has_text() {
         3 * text::text_bag(&r.metadata, config).len()
     } else {
@@ -84,14 +61,19 @@ pub(crate) fn record_size(r: &Record, config: &NamespaceConfig) -> u64 {
         + r.key.len()
         + vector_backend::validate::serialized_len(&r.metadata)
         + text) as u64
+        + quant::bytes_per_row(config.dimension, config.metric)
+        + index_bytes
         + 64
 }
 
 impl Namespace {
-    pub(crate) fn new(config: NamespaceConfig) -> Self {
+    pub(crate) fn new(config: NamespaceConfig, hnsw_params: HnswParams) -> Self {
         Self {
+            hnsw: (config.index == IndexKind::Hnsw)
+                .then(|| Hnsw::new(config.dimension, config.metric, hnsw_params)),
+            hnsw_params,
             data: Vec::new(),
-            inv_norms: Vec::new(),
+            quant: QuantStore::new(config.dimension, config.metric),
             keys: Vec::new(),
             metadata: Vec::new(),
             sizes: Vec::new(),
@@ -122,16 +104,18 @@ impl Namespace {
     }
 
     pub(crate) fn upsert(&mut self, r: &Record) {
-        let size = record_size(r, &self.config);
+        let size = self.record_size(r);
         let bag = self
             .text
             .as_ref()
             .map(|_| text::text_bag(&r.metadata, &self.config));
-        let inv = kernel::inverse_norm(&r.embedding);
         if let Some(&i) = self.index.get(&r.key) {
             let d = self.config.dimension;
             self.data[i * d..(i + 1) * d].copy_from_slice(&r.embedding);
-            self.inv_norms[i] = inv;
+            self.quant.set(i, &r.embedding);
+            if let Some(g) = &mut self.hnsw {
+                g.push(i, &r.embedding);
+            }
             self.metadata[i] = r.metadata.clone();
             self.total_bytes = self.total_bytes - self.sizes[i] + size;
             self.sizes[i] = size;
@@ -140,7 +124,10 @@ impl Namespace {
             }
         } else {
             self.data.extend_from_slice(&r.embedding);
-            self.inv_norms.push(inv);
+            self.quant.push(&r.embedding);
+            if let Some(g) = &mut self.hnsw {
+                g.push(self.keys.len(), &r.embedding);
+            }
             self.index.insert(r.key.clone(), self.keys.len());
             self.keys.push(r.key.clone());
             self.metadata.push(r.metadata.clone());
@@ -148,6 +135,42 @@ impl Namespace {
             self.sizes.push(size);
             if let (Some(ix), Some(bag)) = (&mut self.text, &bag) {
                 ix.push(bag);
+            }
+        }
+    }
+
+    /// Approximate heap bytes `r` occupies here (see [`record_size`]). An HNSW namespace adds
+    /// its graph's bytes per node, half again for the tombstones a graph holds before it is
+    /// rebuilt (at most a third of its nodes).
+    pub(crate) fn record_size(&self, r: &Record) -> u64 {
+        let index = if self.hnsw.is_some() {
+            self.hnsw_params.bytes_per_node(self.config.dimension) * 3 / 2
+        } else {
+            0
+        };
+        record_size(r, &self.config, index)
+    }
+
+    /// What the index holds, for [`crate::IndexStats`].
+    pub(crate) fn index_stats(&self) -> crate::IndexStats {
+        let g = self.hnsw.as_ref();
+        crate::IndexStats {
+            index: self.config.index,
+            rows: self.len() as u64,
+            graph_nodes: g.map_or(0, |g| g.nodes() as u64),
+            tombstones: g.map_or(0, |g| g.tombstones() as u64),
+            build_seconds: g.map_or(0.0, Hnsw::build_seconds),
+            bytes: self.bytes(),
+        }
+    }
+
+    /// Finishes a write: links the graph's new nodes (in parallel), and rebuilds the graph when
+    /// tombstones have piled up.
+    pub(crate) fn finish_writes(&mut self) {
+        if let Some(g) = &mut self.hnsw {
+            g.link_pending();
+            if g.needs_rebuild() {
+                *g = g.rebuilt();
             }
         }
     }
@@ -171,25 +194,27 @@ impl Namespace {
         if let Some(ix) = &mut self.text {
             ix.swap_remove(i);
         }
+        self.quant.swap_remove(i);
+        if let Some(g) = &mut self.hnsw {
+            g.swap_remove_row(i);
+        }
         if i != last {
             self.data.copy_within(last * d..(last + 1) * d, i * d);
             self.keys.swap(i, last);
             self.metadata.swap(i, last);
-            self.inv_norms.swap(i, last);
             self.sizes.swap(i, last);
             self.index.insert(self.keys[i].clone(), i);
         }
         self.data.truncate(last * d);
         self.keys.pop();
         self.metadata.pop();
-        self.inv_norms.pop();
         self.sizes.pop();
         true
     }
 
     pub(crate) fn clear(&mut self) -> u64 {
         let n = self.len() as u64;
-        *self = Self::new(self.config.clone());
+        *self = Self::new(self.config.clone(), self.hnsw_params);
         n
     }
 
@@ -271,9 +296,8 @@ impl Namespace {
             .collect()
     }
 
-    /// The exact best `fetch` candidates by the contract's order. Scores are ranked in f32
-    /// (vectorised) and the kept ones rescored in f64, so reported values equal the reference;
-    /// the core applies the exact threshold, the order and `k`.
+    /// The exact best `fetch` candidates by the contract's order (see [`crate::quant`] for why
+    /// the int8 pass never loses one); the core applies the exact threshold, the order and `k`.
     pub(crate) fn search(
         &self,
         query: &[f32],
@@ -282,79 +306,226 @@ impl Namespace {
         filter: Option<&Filter>,
         include_embedding: bool,
     ) -> Vec<SearchResult> {
-        let metric = self.config.metric;
-        let q_inv = kernel::inverse_norm(query);
-        // The f32 pre-filter is widened so that a row whose exact score equals the threshold is
-        // never dropped by f32 rounding; the exact check happens after rescoring.
-        let floor = threshold.map(|t| (t - score::pushdown_margin(t)) as f32);
-        let score_row = |i: usize| -> f32 {
-            let row = self.row(i);
-            match metric {
-                Metric::Cosine => kernel::dot(query, row) * q_inv * self.inv_norms[i],
-                Metric::DotProduct => kernel::dot(query, row),
-                Metric::Euclidean => -kernel::squared_l2(query, row).sqrt(),
-            }
+        let rows = self.rows(query, fetch, threshold, filter);
+        self.results(rows, include_embedding)
+    }
+
+    /// The best `fetch` rows by the namespace's index.
+    fn rows(
+        &self,
+        query: &[f32],
+        fetch: usize,
+        threshold: Option<f64>,
+        filter: Option<&Filter>,
+    ) -> Vec<(f64, usize)> {
+        match &self.hnsw {
+            Some(g) => self.graph_rows(g, query, fetch, threshold, filter),
+            None => self.exact_rows(query, fetch, threshold, filter),
+        }
+    }
+
+    /// Several queries at once: exact ones through matrix products ([`crate::batch`]) when
+    /// there are enough of them to pay for it, the others (and graph queries) one by one,
+    /// spread over the cores. Each answer equals the single query's.
+    pub(crate) fn search_batch(&self, items: &[BatchItem]) -> Vec<Vec<SearchResult>> {
+        let qmax = items
+            .iter()
+            .map(|it| {
+                it.embedding
+                    .iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .fold(0.0, f64::max);
+        let rmax = self.quant.norms().iter().copied().fold(0.0f32, f32::max);
+        let rows: Vec<Vec<(f64, usize)>> = if self.hnsw.is_none()
+            && items.len() >= BATCH_MIN_QUERIES
+            && batch::in_range(rmax, qmax)
+        {
+            let queries: Vec<BatchQuery<'_>> = items
+                .iter()
+                .map(|it| BatchQuery {
+                    embedding: &it.embedding,
+                    fetch: it.fetch,
+                    threshold: it.threshold.map(|t| t - score::pushdown_margin(t)),
+                })
+                .collect();
+            let rows = Rows {
+                data: &self.data,
+                dim: self.config.dimension,
+                metric: self.config.metric,
+                norms: self.quant.norms(),
+            };
+            let survivors = batch::survivors(rows, &queries, |q, r| {
+                items[q]
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&self.metadata[r]))
+            });
+            survivors
+                .into_iter()
+                .zip(items)
+                .map(|(s, it)| self.rescore(&it.embedding, s, it.fetch))
+                .collect()
+        } else {
+            items
+                .par_iter()
+                .map(|it| self.rows(&it.embedding, it.fetch, it.threshold, it.filter.as_ref()))
+                .collect()
         };
-        // A few more than asked, so f64 rescoring can reorder near-ties at the boundary.
-        let keep = fetch + 8;
-        let scan = |rows: std::ops::Range<usize>| -> BinaryHeap<Candidate<'_>> {
-            let mut heap = BinaryHeap::with_capacity(keep + 1);
-            for i in rows {
-                if filter.is_some_and(|f| !f.matches(&self.metadata[i])) {
-                    continue;
-                }
-                let s = score_row(i);
-                if floor.is_some_and(|fl| s < fl) {
-                    continue;
-                }
-                let c = Candidate {
-                    score: s,
-                    key: &self.keys[i],
-                    row: i,
-                };
-                if heap.len() < keep {
-                    heap.push(c);
-                } else if heap.peek().is_some_and(|worst| c < *worst) {
-                    heap.pop();
-                    heap.push(c);
-                }
-            }
-            heap
-        };
+        rows.into_iter()
+            .zip(items)
+            .map(|(r, it)| self.results(r, it.include_embedding))
+            .collect()
+    }
+
+    /// The exact best `fetch` rows for `query`: `(reference score, row)`, best first (ties by
+    /// key). Rows below the threshold may be returned too (the core drops them); none that
+    /// passes it is missing.
+    pub(crate) fn exact_rows(
+        &self,
+        query: &[f32],
+        fetch: usize,
+        threshold: Option<f64>,
+        filter: Option<&Filter>,
+    ) -> Vec<(f64, usize)> {
+        let arch = Arch::new();
+        let q = self.quant.query(query);
+        // Widened so that the bound arithmetic never drops a row whose exact score equals the
+        // threshold; the exact inclusive check runs on the reference score.
+        let floor = self
+            .quant
+            .key_floor(&q, threshold.map(|t| t - score::pushdown_margin(t)));
+        if floor == f64::INFINITY {
+            return Vec::new();
+        }
+        let accept = |i: usize| filter.is_none_or(|f| f.matches(&self.metadata[i]));
         let n = self.len();
-        let candidates: Vec<Candidate<'_>> = if n * self.config.dimension >= PARALLEL_FLOATS {
-            let chunks: Vec<_> = (0..n).step_by(PARALLEL_CHUNK_ROWS).collect();
+        let partial = if n * self.config.dimension >= PARALLEL_FLOATS {
+            let chunks: Vec<usize> = (0..n).step_by(PARALLEL_CHUNK_ROWS).collect();
             chunks
                 .into_par_iter()
-                .map(|start| scan(start..(start + PARALLEL_CHUNK_ROWS).min(n)))
-                .reduce(BinaryHeap::new, |mut a, b| {
-                    for c in b {
-                        if a.len() < keep {
-                            a.push(c);
-                        } else if a.peek().is_some_and(|worst| c < *worst) {
-                            a.pop();
-                            a.push(c);
-                        }
-                    }
-                    a
+                .map(|s| {
+                    let rows = s..(s + PARALLEL_CHUNK_ROWS).min(n);
+                    self.quant.scan(arch, &q, rows, fetch, floor, accept)
                 })
-                .into_vec()
+                .reduce_with(crate::quant::Partial::merge)
         } else {
-            scan(0..n).into_vec()
+            Some(self.quant.scan(arch, &q, 0..n, fetch, floor, accept))
         };
-        candidates
+        let survivors = partial
+            .map(crate::quant::Partial::survivors)
+            .unwrap_or_default();
+        self.rescore(query, survivors, fetch)
+    }
+
+    /// The approximate best `fetch` rows from the graph, re-scored in f64. Falls back to the
+    /// exact scan when a filter is so selective that the graph walk would cost more (estimated
+    /// from a sample of rows), and whenever the walk finds fewer than `fetch` rows while the
+    /// namespace may hold more, so a filtered query returns exactly `min(k, matches)` hits.
+    fn graph_rows(
+        &self,
+        g: &Hnsw,
+        query: &[f32],
+        fetch: usize,
+        threshold: Option<f64>,
+        filter: Option<&Filter>,
+    ) -> Vec<(f64, usize)> {
+        let n = self.len();
+        let ef = g.params().ef_search.max(fetch);
+        if let Some(f) = filter
+            && !graph_pays(n, ef, |i| f.matches(&self.metadata[i]))
+        {
+            return self.exact_rows(query, fetch, threshold, filter);
+        }
+        let accept = |i: usize| filter.is_some_and(|f| f.matches(&self.metadata[i]));
+        let found = g.search(
+            query,
+            ef,
+            filter
+                .is_some()
+                .then_some(&accept as &dyn Fn(usize) -> bool),
+        );
+        if found.len() < fetch.min(n) {
+            return self.exact_rows(query, fetch, threshold, filter);
+        }
+        // The f32 walk's order is refined in f64 over a few more than asked, as the old f32
+        // scan did, so near-ties at the boundary come out in the contract's order.
+        let head = found.iter().take(fetch + 8).map(|&(_, i)| i);
+        self.rescore(query, head, fetch)
+    }
+
+    /// Reference scores of `rows`, best `fetch` by the contract's order.
+    pub(crate) fn rescore(
+        &self,
+        query: &[f32],
+        rows: impl IntoIterator<Item = usize>,
+        fetch: usize,
+    ) -> Vec<(f64, usize)> {
+        let metric = self.config.metric;
+        let mut scored: Vec<(f64, usize)> = rows
             .into_iter()
-            .map(|c| {
-                let row = self.row(c.row);
-                let s = score::reference(metric, query, row);
+            .map(|i| (score::reference(metric, query, self.row(i)).score, i))
+            .collect();
+        scored.sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| self.keys[a.1].cmp(&self.keys[b.1]))
+        });
+        scored.truncate(fetch);
+        scored
+    }
+
+    /// The rows as results.
+    pub(crate) fn results(
+        &self,
+        rows: Vec<(f64, usize)>,
+        include_embedding: bool,
+    ) -> Vec<SearchResult> {
+        let metric = self.config.metric;
+        rows.into_iter()
+            .map(|(s, i)| {
+                let s = score::Scored::from_score(metric, s);
                 SearchResult::new(
-                    c.key,
+                    self.keys[i].clone(),
                     s.score,
                     s.distance,
-                    self.metadata[c.row].clone(),
-                    include_embedding.then(|| row.to_vec()),
+                    self.metadata[i].clone(),
+                    include_embedding.then(|| self.row(i).to_vec()),
                 )
             })
             .collect()
     }
+}
+
+/// One query of a batch, owned (it crosses to the blocking pool).
+#[derive(Debug)]
+pub(crate) struct BatchItem {
+    pub(crate) embedding: Vec<f32>,
+    pub(crate) fetch: usize,
+    pub(crate) threshold: Option<f64>,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) include_embedding: bool,
+}
+
+/// Fewest exact queries answered through matrix products: below it the int8 scan, one query
+/// at a time, reads less memory than the f32 products.
+const BATCH_MIN_QUERIES: usize = 8;
+
+/// Rows sampled to estimate a filter's selectivity.
+const SELECTIVITY_SAMPLE: usize = 512;
+
+/// Whether a filtered graph walk is expected to beat the exact scan. The walk keeps only rows
+/// the filter accepts, so it visits about `VISITS_PER_EF · ef / selectivity` nodes (each a
+/// random f32 row); the int8 scan reads every row sequentially at about an eighth of a visit's
+/// cost. The selectivity comes from a fixed stride of rows.
+fn graph_pays(n: usize, ef: usize, matches: impl Fn(usize) -> bool) -> bool {
+    const VISITS_PER_EF: usize = 12;
+    if n == 0 {
+        return false;
+    }
+    let sample = n.min(SELECTIVITY_SAMPLE);
+    let step = n / sample;
+    let hits = (0..sample).filter(|&j| matches(j * step)).count();
+    hits > 0 && VISITS_PER_EF * ef * sample / hits <= n / 8
 }
