@@ -227,11 +227,16 @@ pub(crate) fn ci() -> anyhow::Result<()> {
     // Every library crate must stay publishable on its own: metadata, versions on path
     // dependencies, and a build from the packaged sources alone.
     forget_packaged_sources();
+    let mut package = cargo();
+    package.args(["package", "--workspace", "--allow-dirty"]);
+    // Crates marked `publish = false` (the xtask, the cross-crate tests, the Weaviate
+    // emulator) are never published: packaging them would only rebuild them.
+    for name in unpublished_crates() {
+        package.args(["--exclude", &name]);
+    }
     let package_ok = util::run(
-        cargo()
-            .args(["package", "--workspace", "--allow-dirty"])
-            .env("CARGO_TARGET_DIR", package_target()),
-        "cargo package --workspace",
+        package.env("CARGO_TARGET_DIR", package_target()),
+        "cargo package --workspace (the published crates)",
     )
     .map_err(|e| eprintln!("xtask: {e:#}"))
     .is_ok();
@@ -272,6 +277,26 @@ pub(crate) fn ci() -> anyhow::Result<()> {
 /// Where `cargo package` verifies the packaged crates.
 fn package_target() -> std::path::PathBuf {
     util::target_dir().join("package-verify")
+}
+
+/// The package names of the workspace members whose manifest says `publish = false`.
+fn unpublished_crates() -> Vec<String> {
+    let root = util::root();
+    let members = ["xtask", "tests"].into_iter().map(|d| root.join(d)).chain(
+        std::fs::read_dir(root.join("crates"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path()),
+    );
+    members
+        .filter_map(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).ok())
+        .filter(|toml| toml.lines().any(|l| l.trim() == "publish = false"))
+        .filter_map(|toml| {
+            let line = toml.lines().find(|l| l.starts_with("name"))?;
+            Some(line.split('"').nth(1)?.to_owned())
+        })
+        .collect()
 }
 
 /// `cargo package` verifies each crate against its workspace siblings published to a temporary
@@ -367,4 +392,14 @@ pub(crate) fn bench(packages: &[String], criterion_args: &[String]) -> anyhow::R
     let result = util::run(&mut cmd, "cargo bench");
     drop(servers);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_unpublished_crates_are_the_three_tools() {
+        let mut names = super::unpublished_crates();
+        names.sort();
+        assert_eq!(names, ["vector-tier-tests", "weaviate-emulator", "xtask"]);
+    }
 }

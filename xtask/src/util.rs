@@ -121,3 +121,21 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     std::fs::write(marker, b"")?;
     Ok(())
 }
+
+/// The `vtier` binary of the current sources: the one `cargo test --workspace --all-features`
+/// builds (same features, so within `ci` nothing is compiled again).
+pub(crate) fn build_vtier() -> anyhow::Result<PathBuf> {
+    run(
+        cargo().args([
+            "test",
+            "--workspace",
+            "--all-features",
+            "--no-run",
+            "--quiet",
+        ]),
+        "cargo test --workspace --all-features --no-run (for target/debug/vtier)",
+    )?;
+    let bin = target_dir().join("debug/vtier");
+    anyhow::ensure!(bin.exists(), "no {}", bin.display());
+    Ok(bin)
+}

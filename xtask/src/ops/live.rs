@@ -1,7 +1,7 @@
 //! The live checks: `vtier serve` on the memory backend and on a private Redis Stack,
 //! scraped by a real Prometheus while traffic runs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use super::prom::{self, Prom};
 use super::tools::{self, Prometheus};
 use super::traffic;
 use crate::servers::{self, Server};
-use crate::util::{self, cargo};
+use crate::util;
 
 /// A `vtier serve` this tool started; stopped on drop.
 pub(crate) struct Service {
@@ -78,26 +78,8 @@ impl Service {
     }
 }
 
-/// The `vtier` binary of the current sources: the one `cargo test --workspace --all-features`
-/// builds (same features, so within `ci` nothing is compiled again).
-pub(crate) fn build_vtier() -> anyhow::Result<PathBuf> {
-    util::run(
-        cargo().args([
-            "test",
-            "--workspace",
-            "--all-features",
-            "--no-run",
-            "--quiet",
-        ]),
-        "cargo test --workspace --all-features --no-run (for target/debug/vtier)",
-    )?;
-    let bin = util::target_dir().join("debug/vtier");
-    anyhow::ensure!(bin.exists(), "no {}", bin.display());
-    Ok(bin)
-}
-
 pub(crate) fn run(tools_: &Prometheus, venv: &Path, summary: &mut Summary) -> anyhow::Result<()> {
-    let vtier = build_vtier()?;
+    let vtier = util::build_vtier()?;
     let dir = tools::dir().join(format!("run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;

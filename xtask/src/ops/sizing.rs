@@ -15,9 +15,9 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use super::http;
-use super::live::{Service, build_vtier};
+use super::live::Service;
 use super::traffic::vector;
-use crate::servers;
+use crate::{servers, util};
 
 /// VmRSS and VmHWM of a process, in MiB.
 fn rss(pid: u32) -> anyhow::Result<(f64, f64)> {
@@ -113,7 +113,7 @@ fn pg_size(psql: &Path, url: &str) -> anyhow::Result<f64> {
 }
 
 pub(crate) fn sizing(n: usize, dim: usize) -> anyhow::Result<()> {
-    let vtier = build_vtier()?;
+    let vtier = util::build_vtier()?;
     let dir = super::tools::dir().join(format!("sizing-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let per_million = |mib: f64| mib * 1_000_000.0 / n as f64 / 1024.0;
